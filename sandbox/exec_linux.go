@@ -1,0 +1,190 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/selinux/go-selinux"
+)
+
+// HelperArg is the first argument that puts the autobuild binary into its
+// hidden helper mode (see RunHelperIfRequested).
+const HelperArg = "__sandbox-exec"
+
+// specEnv carries the helper's instructions from the engine to the child.
+// The helper removes it before it execs the step's command.
+const specEnv = "AUTOBUILD_SANDBOX_SPEC"
+
+// helperSpec is what the helper needs to confine itself and exec.
+type helperSpec struct {
+	Args    []string `json:"args"`
+	Profile Profile  `json:"profile"`
+}
+
+// Exec is the Linux Runner. Confined steps start through the helper mode
+// of the engine's own binary, which applies the in-child mechanisms
+// (rlimits, uid, no_new_privs, Landlock) and then execs the command.
+// Mechanisms that must be chosen at clone time (namespaces) and SELinux's
+// exec label are applied here, in the parent.
+type Exec struct {
+	// Self is the autobuild binary that provides the helper mode.
+	Self string
+	Host Host
+}
+
+// NewExec returns a Runner that uses the running binary as its helper.
+func NewExec() (*Exec, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: find own binary for the helper: %w", err)
+	}
+	return &Exec{Self: self, Host: ProbeHost()}, nil
+}
+
+// Run implements Runner.
+func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
+	enforced, missing := r.Host.Check(step.Profile)
+	if len(missing) > 0 && !step.Profile.AllowWeaker {
+		return Result{}, fmt.Errorf("%w: trust level %q needs %s", ErrUnsupported,
+			step.Profile.Level, strings.Join(missing, ", "))
+	}
+	if step.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, step.Timeout, &TimeoutError{After: step.Timeout})
+		defer cancel()
+	}
+	cmd, err := r.command(ctx, step, missing)
+	if err != nil {
+		return Result{}, err
+	}
+	cmd.Dir = step.Dir
+	cmd.Stdout, cmd.Stderr = step.Stdout, step.Stderr
+	// The step runs in its own process group (and, when confined, its own
+	// PID namespace). Cancel kills the whole group; with a PID namespace
+	// killing its init kills every process in it, daemons included.
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	// WaitDelay bounds how long a grandchild holding the output open can
+	// keep Wait blocked after the step itself exited.
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	if err := startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux); err != nil {
+		return Result{}, fmt.Errorf("sandbox: start %s: %w", step.Args[0], err)
+	}
+	waitErr := cmd.Wait()
+	// Whatever is left in the group (a daemon the step started without a
+	// PID namespace) dies with the step.
+	_ = killGroup(cmd.Process.Pid)
+	res := Result{Duration: time.Since(start), Enforced: enforced, Missing: missing}
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	if res.ExitCode < 0 {
+		res.ExitCode = 128 + int(cmd.ProcessState.Sys().(syscall.WaitStatus).Signal())
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		var te *TimeoutError
+		if errors.As(cause, &te) {
+			res.TimedOut = true
+		}
+		if res.ExitCode == 0 {
+			res.ExitCode = -1
+		}
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return res, fmt.Errorf("sandbox: wait %s: %w", step.Args[0], waitErr)
+	}
+	return res, nil
+}
+
+// command builds the process to start: the command itself when
+// unconfined, the helper otherwise.
+func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec.Cmd, error) {
+	attr := &syscall.SysProcAttr{
+		Setpgid: true,
+		// If the engine dies, the step dies with it. (With a PID
+		// namespace, the helper is its init: its death ends them all.)
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if !step.Profile.Confined {
+		cmd := exec.CommandContext(ctx, step.Args[0], step.Args[1:]...)
+		cmd.Env = step.Env
+		cmd.SysProcAttr = attr
+		return cmd, nil
+	}
+	has := func(name string) bool {
+		for _, m := range missing {
+			if m == name {
+				return false
+			}
+		}
+		return true
+	}
+	if has("pid-namespace") {
+		attr.Cloneflags |= syscall.CLONE_NEWPID
+	}
+	if step.Profile.Network == NetNone && has("network-namespace") {
+		attr.Cloneflags |= syscall.CLONE_NEWNET
+	}
+	if attr.Cloneflags != 0 && !r.Host.Root {
+		// Without root, a user namespace in which the engine's own ids map
+		// to themselves is what allows the other namespaces.
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+	}
+	p := step.Profile
+	if !r.Host.Root {
+		p.UID, p.GID = -1, -1
+	}
+	// The helper checks Missing itself too: it applies what the host has.
+	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p})
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, r.Self, HelperArg)
+	cmd.Env = append(append([]string{}, step.Env...), specEnv+"="+string(spec))
+	cmd.SysProcAttr = attr
+	return cmd, nil
+}
+
+// startLabelled starts cmd so that it execs into the SELinux context
+// label. The exec attribute belongs to one OS thread, so the goroutine is
+// locked to its thread from the write to the reset, and the fork happens
+// on that thread. The reset happens whether or not the start worked; if
+// it fails, the thread stays locked so the runtime discards it rather
+// than letting another start inherit the label.
+func startLabelled(cmd *exec.Cmd, label string, enabled bool) error {
+	if label == "" || !enabled {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	if err := selinux.SetExecLabel(label); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("set SELinux exec context %s: %w", label, err)
+	}
+	startErr := cmd.Start()
+	if err := selinux.SetExecLabel(""); err != nil {
+		// Leave the thread locked: the goroutine's exit will kill it.
+		return errors.Join(startErr, fmt.Errorf("reset SELinux exec context: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return startErr
+}
+
+// killGroup sends SIGKILL to the process group led by pid.
+func killGroup(pid int) error {
+	err := syscall.Kill(-pid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}

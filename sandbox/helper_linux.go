@@ -1,0 +1,158 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	"golang.org/x/sys/unix"
+)
+
+// helperExit is the exit code of a helper that could not confine itself.
+// The step is then reported as failed, never run unconfined.
+const helperExit = 125
+
+// RunHelperIfRequested turns the process into the sandbox helper when it
+// was started as one (os.Args[1] == HelperArg), and never returns in that
+// case. main calls it first, before any other work, so nothing else in the
+// binary runs between the fork and the confined exec.
+func RunHelperIfRequested() {
+	if len(os.Args) < 2 || os.Args[1] != HelperArg {
+		return
+	}
+	err := helperMain()
+	fmt.Fprintf(os.Stderr, "autobuild sandbox: %v\n", err)
+	os.Exit(helperExit)
+}
+
+// helperMain confines the process and execs the step. The order matters
+// and each step says why it sits where it does.
+func helperMain() error {
+	raw := os.Getenv(specEnv)
+	if raw == "" {
+		return fmt.Errorf("%s is not set: the helper mode is for the engine only", specEnv)
+	}
+	var spec helperSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		return fmt.Errorf("decode spec: %w", err)
+	}
+	// The spec is for us, not for the build.
+	os.Unsetenv(specEnv)
+	p := spec.Profile
+
+	// Resolve the command while PATH lookups still see everything.
+	path, err := exec.LookPath(spec.Args[0])
+	if err != nil {
+		return fmt.Errorf("find %s: %w", spec.Args[0], err)
+	}
+
+	// rlimits first: lowering them needs no privilege, and RLIMIT_NPROC
+	// must be in place before the uid change makes it count.
+	if err := setLimits(p.Limits); err != nil {
+		return err
+	}
+
+	// Drop to the module's own uid (only when the engine is root). A
+	// change of every uid away from 0 clears all capabilities, so the
+	// build cannot undo anything below. Supplementary groups go first,
+	// while we still may.
+	if p.UID >= 0 && os.Geteuid() == 0 {
+		if err := syscall.Setgroups(nil); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(p.GID, p.GID, p.GID); err != nil {
+			return fmt.Errorf("setgid %d: %w", p.GID, err)
+		}
+		if err := syscall.Setresuid(p.UID, p.UID, p.UID); err != nil {
+			return fmt.Errorf("setuid %d: %w", p.UID, err)
+		}
+	}
+
+	// Landlock last: it sets no_new_privs (so nothing the build execs can
+	// gain privileges) and restricts this process and every descendant.
+	if err := applyLandlock(p); err != nil {
+		return err
+	}
+
+	// Exec replaces the helper; the confinement is inherited.
+	return syscall.Exec(path, spec.Args, os.Environ())
+}
+
+func setLimits(l Limits) error {
+	set := func(name string, res int, v int64) error {
+		if v <= 0 {
+			return nil
+		}
+		lim := unix.Rlimit{Cur: uint64(v), Max: uint64(v)}
+		if err := unix.Setrlimit(res, &lim); err != nil {
+			return fmt.Errorf("setrlimit %s=%d: %w", name, v, err)
+		}
+		return nil
+	}
+	for _, s := range []struct {
+		name string
+		res  int
+		v    int64
+	}{
+		{"nproc", unix.RLIMIT_NPROC, l.Processes},
+		{"fsize", unix.RLIMIT_FSIZE, l.FileSize},
+		{"as", unix.RLIMIT_AS, l.Memory},
+		{"cpu", unix.RLIMIT_CPU, l.CPUSeconds},
+		{"nofile", unix.RLIMIT_NOFILE, l.OpenFiles},
+	} {
+		if err := set(s.name, s.res, s.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// systemRead are the paths every confined step may read and execute.
+var systemRead = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys"}
+
+// deviceFiles are the device nodes a step may read and write. /dev as a
+// whole is not given: raw disks are there.
+var deviceFiles = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
+
+func applyLandlock(p Profile) error {
+	cfg := landlock.V7
+	if p.Network != NetNone {
+		cfg.HandledAccessNet = 0 // outgoing network is allowed
+	}
+	if p.AllowWeaker {
+		cfg = cfg.BestEffort()
+	}
+	var rules []landlock.Rule
+	rules = append(rules, landlock.RODirs(systemRead...).IgnoreIfMissing())
+	rules = append(rules, landlock.RWFiles(deviceFiles...).IgnoreIfMissing())
+	for _, r := range p.Read {
+		rules = append(rules, pathRule(r, false))
+	}
+	for _, w := range p.Write {
+		rules = append(rules, pathRule(w, true))
+	}
+	if err := cfg.Restrict(rules...); err != nil {
+		return fmt.Errorf("landlock (%s): %w", strings.TrimSpace(cfg.String()), err)
+	}
+	return nil
+}
+
+// pathRule grants read (and write) on a folder tree or a single file.
+func pathRule(path string, write bool) landlock.Rule {
+	st, err := os.Stat(path)
+	isDir := err != nil || st.IsDir()
+	switch {
+	case write && isDir:
+		return landlock.RWDirs(path).WithRefer().IgnoreIfMissing()
+	case write:
+		return landlock.RWFiles(path).IgnoreIfMissing()
+	case isDir:
+		return landlock.RODirs(path).IgnoreIfMissing()
+	default:
+		return landlock.ROFiles(path).IgnoreIfMissing()
+	}
+}

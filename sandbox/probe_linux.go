@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"github.com/opencontainers/selinux/go-selinux"
+	"syscall"
+)
+
+// Host is what this host can enforce, probed once per process.
+type Host struct {
+	Root        bool
+	LandlockABI int // 0: no Landlock
+	UserNS      bool
+	NetNS       bool
+	PidNS       bool
+	SELinux     bool
+}
+
+var (
+	hostOnce sync.Once
+	host     Host
+)
+
+// ProbeHost returns what this host can enforce. The result is cached.
+func ProbeHost() Host {
+	hostOnce.Do(func() {
+		host.Root = os.Geteuid() == 0
+		if v, err := llsys.LandlockGetABIVersion(); err == nil {
+			host.LandlockABI = v
+		}
+		host.SELinux = selinux.GetEnabled()
+		// Namespaces are probed by creating them in a throw-away child:
+		// the only answer that cannot lie.
+		host.NetNS = probeClone(syscall.CLONE_NEWNET)
+		host.PidNS = probeClone(syscall.CLONE_NEWPID)
+		host.UserNS = probeClone(syscall.CLONE_NEWUSER)
+	})
+	return host
+}
+
+// probeClone reports whether a child can be started in new namespaces of
+// the given kinds (with a user namespace when not root).
+func probeClone(flags uintptr) bool {
+	attr := &syscall.SysProcAttr{Cloneflags: flags}
+	if os.Geteuid() != 0 && flags&syscall.CLONE_NEWUSER == 0 {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
+	}
+	pid, err := forkTrue(attr)
+	if err != nil {
+		return false
+	}
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, 0, nil)
+	return ws.Exited() && ws.ExitStatus() == 0
+}
+
+// need lists the mechanisms a profile asks for, each with whether this
+// host has it. It is the single source of truth for fail-closed checks
+// and for `autobuild doctor`.
+func (h Host) need(p Profile) []Mechanism {
+	if !p.Confined {
+		return []Mechanism{{Name: "process-tree cleanup", Available: true, Detail: "own process group, killed on timeout"}}
+	}
+	ms := []Mechanism{
+		{Name: "landlock-fs", Available: h.LandlockABI >= 1, Detail: fmt.Sprintf("Landlock ABI %d: writes only to the step's folders", h.LandlockABI)},
+		{Name: "landlock-scope", Available: h.LandlockABI >= 6, Detail: "no signals or abstract Unix sockets to processes outside the step (Landlock ABI 6)"},
+		{Name: "pid-namespace", Available: h.PidNS, Detail: "the step's whole process tree dies with it; it cannot see or signal the engine"},
+		{Name: "rlimits", Available: true, Detail: limitsString(p.Limits)},
+	}
+	if p.Network == NetNone {
+		ms = append(ms,
+			Mechanism{Name: "network-namespace", Available: h.NetNS, Detail: "an empty network namespace: no route anywhere"},
+			Mechanism{Name: "landlock-net", Available: h.LandlockABI >= 4, Detail: "TCP bind and connect denied (Landlock ABI 4)"},
+		)
+	}
+	if h.Root {
+		ms = append(ms, Mechanism{Name: "build-uid", Available: true, Detail: "runs as a uid of its own, without capabilities"})
+	}
+	if p.SELinuxLabel != "" {
+		ms = append(ms, Mechanism{Name: "selinux", Available: h.SELinux, Detail: p.SELinuxLabel})
+	}
+	return ms
+}
+
+// Check returns the mechanisms of p this host lacks; with none missing,
+// the profile is fully enforced.
+func (h Host) Check(p Profile) (enforced, missing []string) {
+	for _, m := range h.need(p) {
+		if m.Available {
+			enforced = append(enforced, m.Name)
+		} else {
+			missing = append(missing, m.Name)
+		}
+	}
+	return enforced, missing
+}
+
+// Mechanisms is the doctor's view of a profile on this host.
+func (h Host) Mechanisms(p Profile) []Mechanism { return h.need(p) }
+
+func limitsString(l Limits) string {
+	var parts []string
+	add := func(name string, v int64, unit int64, suffix string) {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d%s", name, v/unit, suffix))
+		}
+	}
+	add("processes", l.Processes, 1, "")
+	add("file size", l.FileSize, mib, " MiB")
+	add("memory", l.Memory, mib, " MiB")
+	add("cpu", l.CPUSeconds, 1, " s")
+	add("open files", l.OpenFiles, 1, "")
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,90 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrUnsupported is returned when a profile asks for confinement this
+// host cannot give. It is never silently ignored: the caller refuses to
+// run unless the configuration allows weaker enforcement.
+var ErrUnsupported = errors.New("confinement not supported on this host")
+
+// Profile is the confinement of one step: everything the sandbox needs to
+// know, already resolved to absolute paths.
+type Profile struct {
+	// Level is the trust level's name, for logs and the status site.
+	Level    string  `json:"level"`
+	Confined bool    `json:"confined"`
+	Network  Network `json:"network"`
+	// Read paths may be read and executed; Write paths may also be
+	// written. Both are folder trees (or single files).
+	Read  []string `json:"read,omitempty"`
+	Write []string `json:"write,omitempty"`
+	// Limits are applied as rlimits in the child.
+	Limits Limits `json:"limits"`
+	// UID and GID, when the engine runs as root, are the ids the step runs
+	// as. -1 keeps the engine's ids.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// SELinuxLabel is the full context the step starts in on an SELinux
+	// host, MCS categories included. Empty: no SELinux transition.
+	SELinuxLabel string `json:"selinux_label,omitempty"`
+	// AllowWeaker lets the step run when a mechanism is missing; the
+	// missing ones are reported in Result.Missing.
+	AllowWeaker bool `json:"allow_weaker,omitempty"`
+}
+
+// Step is one process the engine starts.
+type Step struct {
+	// Args is the command; Args[0] is looked up in PATH of Env.
+	Args []string
+	Dir  string
+	Env  []string
+	// Stdout and Stderr receive the step's output (usually its log file).
+	Stdout, Stderr io.Writer
+	// Timeout bounds the step's wall-clock time (0: none). When it
+	// expires, the step's whole process tree is killed.
+	Timeout time.Duration
+	Profile Profile
+}
+
+// Result is how a step ended. A step that ran and failed is a Result with
+// a non-zero ExitCode, not an error.
+type Result struct {
+	ExitCode int
+	Duration time.Duration
+	// TimedOut is true when the step was killed at its timeout.
+	TimedOut bool
+	// Enforced lists the mechanisms that confined the step.
+	Enforced []string
+	// Missing lists mechanisms the profile asked for that this host lacks
+	// (only non-empty with Profile.AllowWeaker).
+	Missing []string
+}
+
+// Runner starts steps. It is the one place the engine starts processes.
+//
+// Run blocks until the step's whole process tree is gone. It may be called
+// concurrently. It returns an error only when the step could not be
+// started at all (or confinement could not be applied); a step that
+// starts and fails is reported in Result.
+type Runner interface {
+	Run(ctx context.Context, step *Step) (Result, error)
+}
+
+// Mechanism is one confinement feature of this host, as `autobuild doctor`
+// reports it.
+type Mechanism struct {
+	Name      string
+	Available bool
+	Detail    string
+}
+
+// TimeoutError is the cause of a step's context when its timeout expired,
+// so "module X timed out" is told apart from "run cancelled".
+type TimeoutError struct{ After time.Duration }
+
+func (e *TimeoutError) Error() string { return "timed out after " + e.After.String() }
