@@ -32,6 +32,9 @@ func RunHelperIfRequested() {
 // helperMain confines the process and execs the step. The order matters
 // and each step says why it sits where it does.
 func helperMain() error {
+	if builtWithCgo {
+		return fmt.Errorf("this autobuild binary was built with cgo; rebuild it with CGO_ENABLED=0 (make does)")
+	}
 	raw := os.Getenv(specEnv)
 	if raw == "" {
 		return fmt.Errorf("%s is not set: the helper mode is for the engine only", specEnv)
@@ -79,7 +82,8 @@ func helperMain() error {
 	}
 
 	// Exec replaces the helper; the confinement is inherited.
-	return syscall.Exec(path, spec.Args, os.Environ())
+	err = syscall.Exec(path, spec.Args, os.Environ())
+	return fmt.Errorf("exec %s: %w", path, err)
 }
 
 func setLimits(l Limits) error {

@@ -15,9 +15,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/autobuild/autobuild/scm"
@@ -26,7 +33,28 @@ import (
 // Kind is the registry name of this SCM.
 const Kind = "git"
 
-func init() { scm.Register(Kind, Git{}) }
+func init() {
+	scm.Register(Kind, Git{})
+	// Local repositories are read in-process rather than through
+	// git-upload-pack: no external process, and no refusal of a
+	// repository owned by another user (the step runs as the module's uid).
+	client.InstallProtocol("file", server.NewClient(localLoader{}))
+}
+
+// localLoader opens a local repository, bare or not, for the in-process
+// file transport.
+type localLoader struct{}
+
+func (localLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
+	p := ep.Path
+	if st, err := os.Stat(filepath.Join(p, ".git")); err == nil && st.IsDir() {
+		p = filepath.Join(p, ".git")
+	}
+	if _, err := os.Stat(filepath.Join(p, "objects")); err != nil {
+		return nil, transport.ErrRepositoryNotFound
+	}
+	return filesystem.NewStorage(osfs.New(p), cache.NewObjectLRUDefault()), nil
+}
 
 // Git implements scm.SCM.
 type Git struct{}
@@ -191,12 +219,13 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, dir s
 	if err != nil {
 		return err
 	}
-	if err := wt.Reset(&gogit.ResetOptions{Commit: hash, Mode: gogit.HardReset}); err != nil {
-		return fmt.Errorf("reset to %s: %w", rev.ID, err)
-	}
-	// Point HEAD at the commit (detached), so Current reports it.
+	// Detach HEAD at the commit first: a fresh clone's HEAD names a
+	// branch that does not exist yet, and Current reports HEAD.
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
 		return err
+	}
+	if err := wt.Reset(&gogit.ResetOptions{Commit: hash, Mode: gogit.HardReset}); err != nil {
+		return fmt.Errorf("reset to %s: %w", rev.ID, err)
 	}
 	if err := wt.Clean(&gogit.CleanOptions{Dir: true}); err != nil {
 		return fmt.Errorf("clean %s: %w", dir, err)

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/graph"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// PlanOptions are the flags of `autobuild plan`.
+type PlanOptions struct{ JSON bool }
+
+// planModule is one module of the plan, as `plan --json` prints it.
+type planModule struct {
+	Name        string   `json:"name"`
+	Depends     []string `json:"depends,omitempty"`
+	Source      string   `json:"source"`
+	Ref         string   `json:"ref"`
+	Command     string   `json:"command"`
+	Trust       string   `json:"trust"`
+	Network     string   `json:"network"`
+	Confined    bool     `json:"confined"`
+	SELinuxType string   `json:"selinux_type,omitempty"`
+	MCS         string   `json:"mcs"`
+	UID         int      `json:"uid"`
+	Timeout     string   `json:"timeout"`
+}
+
+func newPlanCommand(g *globals) *cobra.Command {
+	o := &PlanOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "validate the configuration and print the build order",
+		Long: `Load and validate the configuration, then print the modules in build order
+with their dependencies and trust levels. Nothing is checked out or built.
+With --json, print the plan as JSON (including each module's SELinux type,
+MCS categories and build uid).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd.Context(), o, g) },
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
+	cfg, err := g.load()
+	if err != nil {
+		return err
+	}
+	nodes := make([]graph.Node, len(cfg.Modules))
+	for i, m := range cfg.Modules {
+		nodes[i] = graph.Node{Name: m.Name, Deps: m.Depends}
+	}
+	gr, err := graph.New(nodes)
+	if err != nil {
+		return err
+	}
+	var plan []planModule
+	for _, i := range gr.Order() {
+		m := cfg.Modules[i]
+		lv := engine.Level(sandbox.Builtin(), cfg.Levels, m.Trust)
+		plan = append(plan, planModule{
+			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: refOf(m.Source.Branch, m.Source.Tag, m.Source.Commit),
+			Command: m.Command, Trust: m.Trust, Network: string(lv.Network), Confined: lv.Confined,
+			SELinuxType: lv.SELinuxType, MCS: sandbox.MCSLevel(m.Name), UID: sandbox.BuildUID(m.Name),
+			Timeout: m.Timeout.String(),
+		})
+	}
+	if o.JSON {
+		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "modules": plan}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(g.stdout, "%s: %d modules, build root %s\n", cfg.File, len(plan), cfg.BuildRoot)
+	for k, p := range plan {
+		deps := ""
+		if len(p.Depends) > 0 {
+			deps = " (needs " + strings.Join(p.Depends, ", ") + ")"
+		}
+		fmt.Fprintf(g.stdout, "%3d. %-20s %-10s %s%s\n", k+1, p.Name, p.Trust, p.Source, deps)
+	}
+	return nil
+}
+
+func refOf(branch, tag, commit string) string {
+	switch {
+	case commit != "":
+		return "commit " + commit
+	case tag != "":
+		return "tag " + tag
+	case branch != "":
+		return "branch " + branch
+	}
+	return "HEAD"
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// RunOptions are the flags of `autobuild run`.
+type RunOptions struct {
+	Jobs     int
+	Force    []string
+	Progress string
+}
+
+func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVarP(&o.Jobs, "jobs", "j", 0, "modules built at once (default: workers from the config, else one per CPU)")
+	fs.StringSliceVar(&o.Force, "force", nil, "rebuild even if unchanged: --force for all modules, --force=a,b for some")
+	fs.Lookup("force").NoOptDefVal = "*"
+	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (lines on a terminal, nothing under cron), plain, quiet")
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	o := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "run one build iteration (what cron calls)",
+		Long: `Run one iteration: take the build root's lock, check out every module,
+build the ones whose inputs changed (in dependency order, in parallel where
+the graph allows, each confined at its trust level), reuse the others from the
+build archive, and publish the status site atomically.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			code, err := runRun(cmd.Context(), o, g)
+			g.code = code
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// runRun performs `autobuild run` and returns the exit code.
+func runRun(ctx context.Context, o *RunOptions, g *globals) (int, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return exitConfig, err
+	}
+	runner, err := sandbox.NewExec()
+	if err != nil {
+		return exitInternal, err
+	}
+	opts := engine.Options{Workers: o.Jobs}
+	for _, f := range o.Force {
+		if f == "*" {
+			opts.ForceAll = true
+		} else {
+			opts.Force = append(opts.Force, f)
+		}
+	}
+	progress := newProgress(o.Progress, g.stderr)
+	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
+		Runner: runner, Host: runner.Host, Self: runner.Self,
+		Progress: progress, Log: g.logger().With("run", "autobuild"),
+	})
+	if err != nil {
+		return exitCode(ctx, err), err
+	}
+	s := rep.Summarize()
+	site := filepath.Join(cfg.Publish.Dir, "index.html")
+	if o.Progress != "quiet" {
+		fmt.Fprintf(g.stdout, "run %d: %d built, %d reused, %d failed, %d skipped in %s\nsite: %s\n",
+			rep.Counter, s.Built, s.Cached, s.Failed, s.Skipped, rep.Duration.Round(time.Millisecond), site)
+	}
+	if !s.OK() {
+		return exitFailed, nil
+	}
+	return exitOK, nil
+}
+
+// newProgress returns the progress renderer for a mode.
+func newProgress(mode string, w io.Writer) func(engine.Event) {
+	if mode == "auto" {
+		mode = "quiet"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "plain"
+		}
+	}
+	if mode != "plain" {
+		return nil
+	}
+	return func(e engine.Event) {
+		switch {
+		case e.Phase == "start":
+			fmt.Fprintf(w, "  …  %s\n", e.Module)
+		case e.State == report.Built:
+			fmt.Fprintf(w, "  ok  %s built in %s\n", e.Module, e.Took.Round(time.Millisecond))
+		case e.State == report.Cached:
+			fmt.Fprintf(w, "  ok  %s %s\n", e.Module, e.Reason)
+		default:
+			fmt.Fprintf(w, "  !!  %s %s: %s\n", e.Module, e.State, e.Reason)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+// Command autobuild is a sandboxed continuous build engine: run from cron,
+// each iteration checks out every module, builds it confined at its trust
+// level in dependency order, and publishes a status site atomically.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/config"
+	"github.com/autobuild/autobuild/engine/runlock"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// Exit codes, for cron. Documented in --help, README.md and the man page.
+const (
+	exitOK          = 0   // every module built (or was reused)
+	exitFailed      = 1   // at least one module failed or was skipped
+	exitConfig      = 2   // usage or configuration error
+	exitLocked      = 3   // another run holds the lock
+	exitConfinement = 4   // a trust level cannot be enforced on this host
+	exitInternal    = 5   // the engine itself failed
+	exitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+const exitCodesHelp = `Exit status:
+  0    every module built or was reused
+  1    at least one module failed (or was skipped because a dependency failed)
+  2    usage or configuration error (the message names the file, key and line)
+  3    another autobuild run holds the lock (it is released when that run exits)
+  4    a trust level cannot be enforced on this host (see "autobuild doctor")
+  5    internal error (the engine could not do its job; nothing was published)
+  130  interrupted (SIGINT or SIGTERM); the previous site is left in place`
+
+func main() {
+	// The sandbox helper must run before anything else: it is the code
+	// between fork and the confined exec.
+	sandbox.RunHelperIfRequested()
+	if len(os.Args) > 2 && os.Args[1] == engine.SCMArg {
+		os.Exit(runSCMStep(context.Background(), os.Args[2], os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the CLI with args and returns the exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return g.code
+	}
+	code := exitCode(ctx, err)
+	fmt.Fprintf(stderr, "autobuild: %v\n", err)
+	return code
+}
+
+// exitCode maps an error to the exit status: the one place that does.
+func exitCode(ctx context.Context, err error) int {
+	var ce *config.Error
+	var ue *usageError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return exitConfig
+	case errors.Is(err, runlock.ErrLocked):
+		return exitLocked
+	case errors.Is(err, engine.ErrConfinement), errors.Is(err, sandbox.ErrUnsupported):
+		return exitConfinement
+	case ctx.Err() != nil:
+		return exitInterrupted
+	}
+	return exitInternal
+}
+
+// usageError is a bad command line.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }

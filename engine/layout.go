@@ -1,0 +1,36 @@
+package engine
+
+import "path/filepath"
+
+// Layout names the folders of a build root.
+//
+//	source-root/<module>   checkouts
+//	install-root/<module>  virtual install roots (make install DESTDIR=…)
+//	package-root/<module>  packages and artifacts a build leaves
+//	tmp/<module>           a build's private HOME and TMPDIR
+//	build-archive/         archived good builds, by module and cache key
+//	log-root/<run>/        logs of one run, one per module
+//	sites/<run>/           published sites; public_html links to the live one
+//	state/                 lock, run counter, run history, module state
+type Layout struct{ Root string }
+
+func (l Layout) SourceDir(m string) string  { return filepath.Join(l.Root, "source-root", m) }
+func (l Layout) InstallDir(m string) string { return filepath.Join(l.Root, "install-root", m) }
+func (l Layout) PackageDir(m string) string { return filepath.Join(l.Root, "package-root", m) }
+func (l Layout) TmpDir(m string) string     { return filepath.Join(l.Root, "tmp", m) }
+func (l Layout) ArchiveDir() string         { return filepath.Join(l.Root, "build-archive") }
+func (l Layout) LogDir(run int) string {
+	return filepath.Join(l.Root, "log-root", itoa(run))
+}
+func (l Layout) SitesDir() string { return filepath.Join(l.Root, "sites") }
+func (l Layout) StateDir() string { return filepath.Join(l.Root, "state") }
+func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
+
+// Tops are the folders created at the start of every run.
+func (l Layout) Tops() []string {
+	var out []string
+	for _, d := range []string{"source-root", "install-root", "package-root", "tmp", "build-archive", "log-root", "sites", "state"} {
+		out = append(out, filepath.Join(l.Root, d))
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+// Package report holds the plain data of a run: what happened to each
+// module. It is the only engine type the publishers see.
+package report
+
+import "time"
+
+// State is how a module's run ended.
+type State string
+
+const (
+	// Built: the build ran and succeeded.
+	Built State = "built"
+	// Cached: the module's inputs matched an archived good build, which
+	// was restored instead of building.
+	Cached State = "cached"
+	// Failed: the checkout or the build failed.
+	Failed State = "failed"
+	// Skipped: a dependency did not succeed, so the module was not built.
+	Skipped State = "skipped"
+)
+
+// OK reports whether dependents may build on a module in this state.
+func (s State) OK() bool { return s == Built || s == Cached }
+
+// Module is one module's result.
+type Module struct {
+	Name     string   `json:"name"`
+	State    State    `json:"state"`
+	Reason   string   `json:"reason,omitempty"`
+	Depends  []string `json:"depends,omitempty"`
+	Revision string   `json:"revision,omitempty"`
+	// Key is the build's cache key.
+	Key string `json:"key,omitempty"`
+	// CachedFrom is the run whose build was reused (State Cached).
+	CachedFrom int           `json:"cached_from,omitempty"`
+	Level      string        `json:"level"`
+	Enforced   []string      `json:"enforced,omitempty"`
+	Missing    []string      `json:"missing,omitempty"`
+	Start      time.Time     `json:"start"`
+	Duration   time.Duration `json:"duration_ns"`
+	// Log is the module's log, relative to the published site.
+	Log       string     `json:"log,omitempty"`
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+}
+
+// Artifact is a file a build left in its package root.
+type Artifact struct {
+	// Path is relative to the module's package folder on the site.
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Run is a whole run.
+type Run struct {
+	Counter  int           `json:"counter"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration_ns"`
+	Modules  []Module      `json:"modules"`
+	// History is the summary of earlier runs, newest first.
+	History []Summary `json:"history,omitempty"`
+}
+
+// Summary is one line of run history.
+type Summary struct {
+	Counter  int           `json:"counter"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration_ns"`
+	Built    int           `json:"built"`
+	Cached   int           `json:"cached"`
+	Failed   int           `json:"failed"`
+	Skipped  int           `json:"skipped"`
+}
+
+// Summarize counts a run's modules by state.
+func (r *Run) Summarize() Summary {
+	s := Summary{Counter: r.Counter, Start: r.Start, Duration: r.Duration}
+	for _, m := range r.Modules {
+		switch m.State {
+		case Built:
+			s.Built++
+		case Cached:
+			s.Cached++
+		case Failed:
+			s.Failed++
+		case Skipped:
+			s.Skipped++
+		}
+	}
+	return s
+}
+
+// OK reports whether every module built (or was reused).
+func (s Summary) OK() bool { return s.Failed == 0 && s.Skipped == 0 }

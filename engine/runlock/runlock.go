@@ -1,0 +1,56 @@
+// Package runlock keeps two cron runs of autobuild from overlapping.
+//
+// The lock is an flock(2) on state/lock in the build root. The kernel
+// drops it when its holder dies, however it dies, so a lock left by a
+// dead process is simply taken over by the next run. The file also holds
+// the holder's pid and start time, for the error message.
+package runlock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrLocked is returned when another live run holds the lock.
+var ErrLocked = errors.New("another autobuild run holds the lock")
+
+// Lock is a held run lock.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the lock at path without waiting.
+func Acquire(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s: %s); it is released when that process exits", ErrLocked, path, strings.TrimSpace(string(holder)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// Record who holds it; a stale record from a dead holder is replaced.
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "pid %d since %s\n", os.Getpid(), time.Now().Format(time.RFC3339))
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release drops the lock. It is safe to call more than once.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := l.f.Close() // closing the last descriptor drops the flock
+	l.f = nil
+	return err
+}

@@ -1,0 +1,61 @@
+package runlock
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestExclusiveAndReleased(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second acquire: %v, want ErrLocked", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(p)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.Release()
+}
+
+func TestDeadHolderIsTakenOver(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	// A process that takes the lock and is killed while holding it.
+	cmd := exec.Command("flock", "--nonblock", "--close", p, "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("flock(1) not available:", err)
+	}
+	held := false
+	for range 500 {
+		l, err := Acquire(p)
+		if errors.Is(err, ErrLocked) {
+			held = true
+			break
+		}
+		if err == nil {
+			l.Release() // flock(1) has not taken it yet
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !held {
+		t.Fatal("flock(1) never took the lock")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatalf("lock of a dead holder not taken over: %v", err)
+	}
+	l.Release()
+	_ = os.Remove(p)
+}

@@ -1,0 +1,2 @@
+#define GREET_VERSION "1.0"
+void greet(const char *who);

@@ -1,0 +1,36 @@
+package sandbox
+
+import (
+	"github.com/opencontainers/selinux/go-selinux"
+)
+
+// ExecLabel is the full SELinux context a module's step starts in: the
+// engine's own user and role, the level's type and the module's MCS
+// categories. It is "" when SELinux is off or the level names no type.
+func ExecLabel(typ, module string) string {
+	if typ == "" || !selinux.GetEnabled() {
+		return ""
+	}
+	cur, err := selinux.CurrentLabel()
+	if err != nil {
+		return ""
+	}
+	ctx, err := selinux.NewContext(cur)
+	if err != nil {
+		return ""
+	}
+	ctx["type"] = typ
+	ctx["level"] = MCSLevel(module)
+	return ctx.Get()
+}
+
+// LabelModuleDir labels a module's folder with the given file type and the
+// module's MCS categories, so only that module's steps may use it. Files
+// created below inherit the type and get the creating step's categories.
+// It does nothing when SELinux is off.
+func LabelModuleDir(dir, fileType, module string) error {
+	if !selinux.GetEnabled() {
+		return nil
+	}
+	return selinux.Chcon(dir, "system_u:object_r:"+fileType+":"+MCSLevel(module), true)
+}
