@@ -27,6 +27,8 @@ const specEnv = "AUTOBUILD_SANDBOX_SPEC"
 type helperSpec struct {
 	Args    []string `json:"args"`
 	Profile Profile  `json:"profile"`
+	// Skip are mechanisms this host lacks (allowed by AllowWeaker).
+	Skip []string `json:"skip,omitempty"`
 }
 
 // Exec is the Linux Runner. Confined steps start through the helper mode
@@ -146,7 +148,7 @@ func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec
 		p.UID, p.GID = -1, -1
 	}
 	// The helper checks Missing itself too: it applies what the host has.
-	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p})
+	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: missing})
 	if err != nil {
 		return nil, err
 	}

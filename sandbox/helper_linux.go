@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -73,12 +74,22 @@ func helperMain() error {
 		if err := syscall.Setresuid(p.UID, p.UID, p.UID); err != nil {
 			return fmt.Errorf("setuid %d: %w", p.UID, err)
 		}
+		// A change of credentials clears the parent-death signal the
+		// engine asked for at clone time: ask again, so the step still
+		// dies with the engine.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("pdeathsig: %w", err)
+		}
 	}
 
 	// Landlock last: it sets no_new_privs (so nothing the build execs can
 	// gain privileges) and restricts this process and every descendant.
-	if err := applyLandlock(p); err != nil {
-		return err
+	if !slices.Contains(spec.Skip, "landlock-fs") {
+		if err := applyLandlock(p); err != nil {
+			return err
+		}
+	} else if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
 	}
 
 	// Exec replaces the helper; the confinement is inherited.

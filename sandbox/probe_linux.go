@@ -39,6 +39,7 @@ func ProbeHost() Host {
 		host.NetNS = probeClone(syscall.CLONE_NEWNET)
 		host.PidNS = probeClone(syscall.CLONE_NEWPID)
 		host.UserNS = probeClone(syscall.CLONE_NEWUSER)
+		host.disable(os.Getenv(DisableEnv))
 	})
 	return host
 }
@@ -59,6 +60,27 @@ func probeClone(flags uintptr) bool {
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(pid, &ws, 0, nil)
 	return ws.Exited() && ws.ExitStatus() == 0
+}
+
+// DisableEnv names mechanisms to treat as missing on this host, comma
+// separated: landlock, netns, pidns, selinux. It exists to test
+// configurations (and autobuild itself) against weaker hosts: a run then
+// refuses, or with allow_weaker_confinement runs and reports what it lacked.
+const DisableEnv = "AUTOBUILD_SANDBOX_DISABLE"
+
+func (h *Host) disable(list string) {
+	for _, m := range strings.Split(list, ",") {
+		switch strings.TrimSpace(m) {
+		case "landlock":
+			h.LandlockABI = 0
+		case "netns":
+			h.NetNS = false
+		case "pidns":
+			h.PidNS = false
+		case "selinux":
+			h.SELinux = false
+		}
+	}
 }
 
 // need lists the mechanisms a profile asks for, each with whether this

@@ -22,12 +22,14 @@ type RunOptions struct {
 	Jobs     int
 	Force    []string
 	Progress string
+	Secure   bool
 }
 
 func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.Jobs, "jobs", "j", 0, "modules built at once (default: workers from the config, else one per CPU)")
 	fs.StringSliceVar(&o.Force, "force", nil, "rebuild even if unchanged: --force for all modules, --force=a,b for some")
 	fs.Lookup("force").NoOptDefVal = "*"
+	fs.BoolVar(&o.Secure, "secure", invokedSecure(), "run the engine itself confined (the default when invoked as autobuild-secure)")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (lines on a terminal, nothing under cron), plain, quiet")
 }
 
@@ -58,6 +60,11 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) (int, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return exitConfig, err
+	}
+	if o.Secure {
+		if err := confineEngine(cfg); err != nil {
+			return exitConfinement, err
+		}
 	}
 	runner, err := sandbox.NewExec()
 	if err != nil {

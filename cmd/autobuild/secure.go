@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/autobuild/autobuild/engine/config"
+	"github.com/autobuild/autobuild/sandbox"
+	scmgit "github.com/autobuild/autobuild/scm/git"
+)
+
+// secureName is the name under which the binary runs the engine itself
+// confined, as Test-AutoBuild's auto-build-secure did. `make` installs
+// bin/autobuild-secure as a link to bin/autobuild.
+const secureName = "autobuild-secure"
+
+func invokedSecure() bool { return filepath.Base(os.Args[0]) == secureName }
+
+// confineEngine puts the engine in its own confinement before it does
+// anything with the configuration's modules: the autobuild_t domain on an
+// SELinux host (the process re-executes into it), Landlock elsewhere,
+// limited to the build root, the configuration and the local sources.
+func confineEngine(cfg *config.Config) error {
+	if err := sandbox.EnterEngineDomain(); err != nil {
+		return err
+	}
+	if sandbox.ProbeHost().SELinux {
+		return nil // the policy confines autobuild_t
+	}
+	if err := os.MkdirAll(cfg.BuildRoot, 0o755); err != nil {
+		return err
+	}
+	write := []string{cfg.BuildRoot, filepath.Dir(cfg.Publish.Dir)}
+	read := []string{filepath.Dir(cfg.File)}
+	for _, m := range cfg.Modules {
+		if p := scmgit.LocalPath(m.Source.URL); p != "" {
+			read = append(read, p)
+		}
+	}
+	return sandbox.ConfineEngine(read, write)
+}
