@@ -15,7 +15,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "print the status of the last published run",
 		Long:  `Print status.json of the live published site (the last run that published).`,
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), g) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), g) },
 	}
 }
 

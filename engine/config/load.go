@@ -47,13 +47,13 @@ const EnvPrefix = "AUTOBUILD"
 // that point at the line. "*" stands for a map of names (levels) and
 // "[]" for a list item.
 var schema = map[string][]string{
-	"":                      {"build_root", "workers", "allow_weaker_confinement", "scm_level", "levels", "modules", "publish", "archive"},
-	"modules[]":             {"name", "source", "depends", "command", "env", "groups", "timeout", "trust"},
-	"modules[].source":      {"kind", "url", "branch", "tag", "commit"},
-	"levels.*":              {"base", "description", "network", "selinux_type", "read", "write", "limits"},
-	"levels.*.limits":       {"processes", "file_size_mb", "memory_mb", "cpu_seconds", "open_files"},
-	"publish":               {"dir", "keep"},
-	"archive":               {"disabled", "keep"},
+	"":                 {"build_root", "workers", "allow_weaker_confinement", "scm_level", "levels", "modules", "publish", "archive"},
+	"modules[]":        {"name", "source", "depends", "command", "env", "groups", "timeout", "trust"},
+	"modules[].source": {"kind", "url", "branch", "tag", "commit"},
+	"levels.*":         {"base", "description", "network", "selinux_type", "read", "write", "limits"},
+	"levels.*.limits":  {"processes", "file_size_mb", "memory_mb", "cpu_seconds", "open_files"},
+	"publish":          {"dir", "keep"},
+	"archive":          {"disabled", "keep"},
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)

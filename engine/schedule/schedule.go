@@ -126,7 +126,7 @@ func (h *prioHeap) Less(a, b int) bool {
 	return x < y
 }
 func (h *prioHeap) Swap(a, b int) { h.items[a], h.items[b] = h.items[b], h.items[a] }
-func (h *prioHeap) Push(x any)   { h.items = append(h.items, x.(int)) }
+func (h *prioHeap) Push(x any)    { h.items = append(h.items, x.(int)) }
 func (h *prioHeap) Pop() any {
 	old := h.items
 	v := old[len(old)-1]

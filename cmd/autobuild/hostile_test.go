@@ -1,0 +1,347 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/internal/testutil"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// hostileScript attempts every attack and records, in its own package
+// root, "<attack>:ok" for each that succeeded. The test checks the real
+// side effects too; the records make the control run's evidence readable.
+const hostileScript = `#!/bin/bash
+out="$AUTOBUILD_PACKAGE_ROOT/results"
+: > "$out"
+ok() { echo "$1:ok" >> "$out"; }
+root=$(cd "$AUTOBUILD_SOURCE_ROOT/../.." && pwd)
+
+# (a) the engine's state, lock and published site
+echo pwned > "$root/state/pwned" 2>/dev/null && ok a-state
+echo pwned >> "$root/state/lock" 2>/dev/null && ok a-lock
+touch "$root/sites/pwned" 2>/dev/null && ok a-site
+# (b) another module's source and install root
+echo evil > "$root/source-root/victim/evil" 2>/dev/null && ok b-source
+cat "$root/source-root/victim/autobuild.sh" > /dev/null 2>&1 && ok b-read-source
+echo evil > "$AUTOBUILD_DEP_VICTIM_ROOT/evil" 2>/dev/null && ok b-install
+# (c) a secret outside the build root
+cat "$SECRET" > "$AUTOBUILD_PACKAGE_ROOT/stolen" 2>/dev/null && ok c-secret
+touch "$OUTSIDE/pwned" 2>/dev/null && ok c-write-outside
+# (d) a TCP listener on the host's loopback
+(echo hello > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && ok d-connect
+# (e) the engine: find it and signal it (only probe in the control run)
+for p in $(pgrep -f "autobuild run --config"); do
+  if kill -0 "$p" 2>/dev/null; then
+    ok e-signal
+    [ -z "$CONTROL" ] && kill -9 "$p"
+  fi
+done
+# (f) many processes: more than the default limit of 256
+yes 5 | head -n 400 | xargs -P 400 -n 1 sleep 2>/dev/null &
+sleep 2
+[ "$(pgrep -c -u "$(id -u)" -x sleep)" -ge 390 ] && ok f-processes
+# (g) a huge file (sparse: no disk is used)
+dd if=/dev/zero of="$TMPDIR/huge" bs=1 count=1 seek=3G 2>/dev/null && ok g-huge
+rm -f "$TMPDIR/huge"
+# (i) a daemon that outlives the build
+cp /bin/sleep "$TMPDIR/hostile-daemon-$DAEMON"
+setsid "$TMPDIR/hostile-daemon-$DAEMON" 600 > /dev/null 2>&1 < /dev/null &
+sleep 0.2
+pgrep -f "hostile-daemon-$DAEMON" > /dev/null && ok i-daemon-started
+exit 0
+`
+
+type attackEnv struct {
+	f      *farm
+	secret string
+	out    string
+	port   int
+	conns  *atomic.Int32
+	daemon string
+}
+
+// hostileFarm sets up the victim, the attacker, a fork bomb, a build that
+// never ends and a bystander, all at the given trust level.
+func hostileFarm(t *testing.T, trust string, control bool) *attackEnv {
+	f := newFarm(t)
+	secretDir := testutil.Dir(t)
+	secret := filepath.Join(secretDir, "secret")
+	// World-readable: only confinement, not file modes, keeps it safe.
+	os.WriteFile(secret, []byte("TOP-SECRET\n"), 0o644)
+	outside := testutil.Dir(t)
+	os.Chmod(outside, 0o777)
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns := &atomic.Int32{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	daemon := fmt.Sprintf("%d", time.Now().UnixNano())
+	t.Cleanup(func() { exec.Command("pkill", "-9", "-f", "hostile-daemon-"+daemon).Run() })
+
+	f.repo("victim", script(`mkdir -p "$AUTOBUILD_INSTALL_ROOT/usr/lib"; echo victim > "$AUTOBUILD_INSTALL_ROOT/usr/lib/v"`))
+	f.repo("attacker", map[string]string{"autobuild.sh": hostileScript})
+	f.repo("bomb", script(`bomb() { bomb | bomb & }; bomb; sleep 60`))
+	f.repo("forever", script(`sleep 100000`))
+	f.repo("bystander", script(`echo fine > "$AUTOBUILD_PACKAGE_ROOT/ok"`))
+	ctl := ""
+	if control {
+		ctl = "1"
+	}
+	f.config(fmt.Sprintf(`workers: 2
+modules:
+  - {name: victim, source: {url: repos/victim}, trust: %[1]s}
+  - name: attacker
+    source: {url: repos/attacker}
+    depends: [victim]
+    trust: %[1]s
+    timeout: 60s
+    env: ["SECRET=%[2]s", "OUTSIDE=%[3]s", "PORT=%[4]d", "DAEMON=%[5]s", "CONTROL=%[6]s"]
+  - {name: forever, source: {url: repos/forever}, trust: %[1]s, timeout: 2s}
+  - {name: bystander, source: {url: repos/bystander}, trust: %[1]s}
+`, trust, secret, outside, port, daemon, ctl))
+	if !control {
+		// The real fork bomb runs only confined.
+		b, _ := os.ReadFile(f.cfg)
+		os.WriteFile(f.cfg, append(b, []byte("  - {name: bomb, source: {url: repos/bomb}, timeout: 5s}\n")...), 0o644)
+	}
+	return &attackEnv{f: f, secret: secret, out: outside, port: port, conns: conns, daemon: daemon}
+}
+
+func (e *attackEnv) results(t *testing.T) map[string]bool {
+	if testing.Verbose() {
+		logs, _ := filepath.Glob(filepath.Join(e.f.root, "log-root", "*", "attacker.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(e.f.root, "package-root", "attacker", "results"))
+	if err != nil {
+		t.Fatalf("the attacker's results are missing: %v", err)
+	}
+	got := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		got[strings.TrimSuffix(l, ":ok")] = true
+	}
+	return got
+}
+
+// sideEffects checks, independently of the script's records, which attacks
+// left a trace.
+func (e *attackEnv) sideEffects() map[string]bool {
+	root := e.f.root
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	stolen, _ := os.ReadFile(filepath.Join(root, "package-root", "attacker", "stolen"))
+	daemonAlive := exec.Command("pgrep", "-f", "hostile-daemon-"+e.daemon).Run() == nil
+	return map[string]bool{
+		"a-state":         exists(filepath.Join(root, "state", "pwned")),
+		"a-site":          exists(filepath.Join(root, "sites", "pwned")),
+		"b-source":        exists(filepath.Join(root, "source-root", "victim", "evil")),
+		"b-install":       exists(filepath.Join(root, "install-root", "victim", "evil")),
+		"c-secret":        strings.Contains(string(stolen), "TOP-SECRET"),
+		"c-write-outside": exists(filepath.Join(e.out, "pwned")),
+		"d-connect":       e.conns.Load() > 0,
+		"i-daemon":        daemonAlive,
+	}
+}
+
+func requireConfinement(t *testing.T) {
+	h := sandbox.ProbeHost()
+	if h.LandlockABI < 6 || !h.PidNS || !h.NetNS {
+		testutil.Skip(t, fmt.Sprintf("needs Landlock ABI ≥ 6 and PID/network namespaces (have %+v)", h))
+	}
+	if !h.Root {
+		testutil.Skip(t, "the hostile suite runs as root, so builds run as uids of their own")
+	}
+}
+
+func TestHostileModulesAreContained(t *testing.T) {
+	requireConfinement(t)
+	e := hostileFarm(t, "isolated", false)
+	start := time.Now()
+	r := e.f.run()
+	t.Logf("hostile run took %s", time.Since(start))
+	if r.code != 1 {
+		t.Fatalf("want exit 1 (bomb and forever fail):\n%s", r.dump())
+	}
+	got := e.results(t)
+	if !got["i-daemon-started"] {
+		t.Errorf("the daemon did not even start: the containment check below proves nothing")
+	}
+	delete(got, "i-daemon-started") // contained, not denied: checked below
+	for attack := range got {
+		t.Errorf("attack %s succeeded at the default level", attack)
+	}
+	for attack, happened := range e.sideEffects() {
+		if happened {
+			t.Errorf("attack %s left its mark at the default level", attack)
+		}
+	}
+	st := e.f.status()
+	want := map[string]report.State{
+		"victim": report.Built, "attacker": report.Built, "bystander": report.Built,
+		"forever": report.Failed, "bomb": report.Failed,
+	}
+	for name, s := range want {
+		if m := module(st, name); m.State != s {
+			t.Errorf("%s: %s (%s), want %s", name, m.State, m.Reason, s)
+		}
+	}
+	if m := module(st, "forever"); !strings.Contains(m.Reason, "timed out") {
+		t.Errorf("forever: %q, want a timeout", m.Reason)
+	}
+	// The site is correct and whole: the bystander's artifact is there.
+	if b, _ := os.ReadFile(filepath.Join(e.f.root, "public_html", "packages", "bystander", "ok")); string(b) != "fine\n" {
+		t.Errorf("bystander's artifact: %q", b)
+	}
+	// Nothing of the fork bomb is left.
+	if out, _ := exec.Command("pgrep", "-c", "-u", fmt.Sprint(sandbox.BuildUID("bomb"))).Output(); strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("processes of the fork bomb survive: %s", out)
+	}
+}
+
+// TestHostileControl runs the same attacks unconfined: they must succeed,
+// so the suite above cannot pass with confinement off.
+func TestHostileControl(t *testing.T) {
+	requireConfinement(t)
+	e := hostileFarm(t, "unconfined", true)
+	r := e.f.run()
+	if r.code != 1 {
+		t.Fatalf("want exit 1 (forever fails):\n%s", r.dump())
+	}
+	got := e.results(t)
+	for _, attack := range []string{"a-state", "a-lock", "a-site", "b-source", "b-read-source", "b-install", "c-secret", "c-write-outside", "d-connect", "e-signal", "f-processes", "g-huge"} {
+		if !got[attack] {
+			t.Errorf("control: attack %s did not succeed unconfined", attack)
+		}
+	}
+	for attack, happened := range e.sideEffects() {
+		if !happened {
+			t.Errorf("control: attack %s left no mark unconfined", attack)
+		}
+	}
+}
+
+func TestNetworkLevelAllowsOutgoing(t *testing.T) {
+	requireConfinement(t)
+	f := newFarm(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	body := fmt.Sprintf("#!/bin/bash\necho hi > /dev/tcp/127.0.0.1/%d\n", port)
+	f.repo("net", map[string]string{"autobuild.sh": body})
+	f.repo("nonet", map[string]string{"autobuild.sh": body})
+	f.config(`modules:
+  - {name: net, source: {url: repos/net}, trust: network}
+  - {name: nonet, source: {url: repos/nonet}}
+`)
+	f.run()
+	st := f.status()
+	if m := module(st, "net"); m.State != report.Built {
+		t.Errorf("network level: %s %s, want built", m.State, m.Reason)
+	}
+	if m := module(st, "nonet"); m.State != report.Failed {
+		t.Errorf("isolated level: %s, want failed (no network)", m.State)
+	}
+	if conns.Load() != 1 {
+		t.Errorf("listener saw %d connections, want 1 (from the network level only)", conns.Load())
+	}
+}
+
+func TestFailClosedAndDoctor(t *testing.T) {
+	requireConfinement(t)
+	f := newFarm(t)
+	f.repo("m", script(`true`))
+	f.config("modules:\n  - {name: m, source: {url: repos/m}}\n")
+
+	d := ab(t, nil, "doctor", "--config", f.cfg)
+	if d.code != 0 || !strings.Contains(d.stdout, "yes  landlock-fs") || !strings.Contains(d.stdout, "level isolated (used)") {
+		t.Errorf("doctor on this host:\n%s", d.dump())
+	}
+	weak := []string{sandbox.DisableEnv + "=landlock"}
+	d = ab(t, weak, "doctor", "--config", f.cfg)
+	if d.code != 4 || !strings.Contains(d.stdout, "NO   landlock-fs") {
+		t.Errorf("doctor without Landlock: want exit 4 and landlock-fs missing:\n%s", d.dump())
+	}
+	r := ab(t, weak, "run", "--config", f.cfg)
+	if r.code != 4 || !strings.Contains(r.stderr, `trust level "isolated" needs landlock-fs`) {
+		t.Errorf("run without Landlock: want exit 4 naming what is missing:\n%s", r.dump())
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "public_html")); err == nil {
+		t.Errorf("a refused run published a site")
+	}
+	// Explicitly allowed: it runs, and the site says what was missing.
+	r = ab(t, append(weak, "AUTOBUILD_ALLOW_WEAKER_CONFINEMENT=true"), "run", "--config", f.cfg)
+	if r.code != 0 {
+		t.Fatalf("allowed weaker run:\n%s", r.dump())
+	}
+	m := module(f.status(), "m")
+	if !strings.Contains(strings.Join(m.Missing, ","), "landlock-fs") {
+		t.Errorf("status does not show the missing mechanism: %+v", m)
+	}
+	page, _ := os.ReadFile(filepath.Join(f.root, "public_html", "index.html"))
+	if !strings.Contains(string(page), "not enforced: landlock-fs") {
+		t.Errorf("index.html does not show what was not enforced")
+	}
+}
+
+func TestSecureModeConfinesTheEngine(t *testing.T) {
+	requireConfinement(t)
+	f := newFarm(t)
+	outside := testutil.Dir(t)
+	os.Chmod(outside, 0o777)
+	// Even an unconfined build inherits the engine's confinement.
+	f.repo("m", script(`touch "`+outside+`/escaped" || true; echo ok > "$AUTOBUILD_PACKAGE_ROOT/ok"`))
+	f.config("modules:\n  - {name: m, source: {url: repos/m}, trust: unconfined}\n")
+	r := ab(t, nil, "run", "--secure", "--config", f.cfg)
+	if r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	if _, err := os.Stat(filepath.Join(outside, "escaped")); err == nil {
+		t.Errorf("an unconfined build under autobuild-secure wrote outside the build root")
+	}
+	// Control: without --secure the same build does write there.
+	testutil.Commit(t, filepath.Join(f.dir, "repos", "m"), nil)
+	if r := f.run(); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	if _, err := os.Stat(filepath.Join(outside, "escaped")); err != nil {
+		t.Errorf("control: the unconfined build could not write outside without --secure")
+	}
+}
