@@ -104,7 +104,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, deps Deps) (*rep
 			return nil, &config.Error{File: cfg.File, Key: "modules", Msg: fmt.Sprintf("--force names unknown module %q", f)}
 		}
 	}
-	r := &runner{cfg: cfg, opts: opts, deps: deps, layout: layout, g: g}
+	names := make([]string, len(cfg.Modules))
+	for i, m := range cfg.Modules {
+		names[i] = m.Name
+	}
+	r := &runner{cfg: cfg, opts: opts, deps: deps, layout: layout, g: g, ids: sandbox.AssignIDs(names)}
 	if err := r.preflight(); err != nil {
 		return nil, err
 	}
@@ -134,6 +138,7 @@ type runner struct {
 	deps   Deps
 	layout Layout
 	g      *graph.Graph
+	ids    map[string]sandbox.ID // each module's uid and MCS categories
 
 	counter int
 	start   time.Time
@@ -141,6 +146,8 @@ type runner struct {
 	arch    *archive.Archive
 	logDir  string
 	keys    []string // cache key per module, set when it finished OK
+
+	archiving sync.WaitGroup // archive stores in flight
 
 	mu  sync.Mutex // guards st and rep.Modules[i] writes from workers
 	rep *report.Run
@@ -207,6 +214,7 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 		return 1
 	})
 	outcomes := schedule.Run(ctx, r.g, workers, prio, r.module)
+	r.archiving.Wait()
 	for i, o := range outcomes {
 		if o.SkippedFor != "" {
 			m := &r.rep.Modules[i]
@@ -497,16 +505,19 @@ func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report
 	say("build succeeded in %s", sr.Duration.Round(time.Millisecond))
 	res.Artifacts = r.artifacts(name)
 	ms := moduleState{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log}
-	if !r.cfg.Archive.Disabled {
-		logf.Sync()
-		err := r.arch.Store(archive.Meta{Module: name, Key: res.Key, Run: r.counter, Revision: res.Revision,
-			Duration: sr.Duration, Created: r.deps.Now()},
-			archive.Parts{Install: r.layout.InstallDir(name), Package: r.layout.PackageDir(name), Log: res.Log})
-		if err != nil {
-			say("build archive: store failed: %v", err)
-		}
-	}
 	r.setKey(name, ms)
+	if !r.cfg.Archive.Disabled {
+		// Archiving copies and fsyncs; it is off the critical path, so
+		// dependents start at once. The run waits for it before publishing.
+		meta := archive.Meta{Module: name, Key: res.Key, Run: r.counter, Revision: res.Revision,
+			Duration: sr.Duration, Created: r.deps.Now()}
+		parts := archive.Parts{Install: r.layout.InstallDir(name), Package: r.layout.PackageDir(name), Log: res.Log}
+		r.archiving.Go(func() {
+			if err := r.arch.Store(meta, parts); err != nil {
+				r.deps.Log.Warn("build archive: store failed", "module", name, "err", err)
+			}
+		})
+	}
 	return nil
 }
 

@@ -94,14 +94,14 @@ func (r *runner) profile(levelName, module string, depRoots []string) sandbox.Pr
 		UID: -1, GID: -1, AllowWeaker: r.cfg.AllowWeakerConfinement,
 	}
 	if module != "" && lv.Confined {
+		id := r.ids[module]
 		if r.deps.Host.Root {
-			uid := sandbox.BuildUID(module)
-			p.UID, p.GID = uid, uid
+			p.UID, p.GID = id.UID, id.UID
 		}
-		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, module)
+		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, id.MCS())
 	} else if module == "" && lv.Confined && lv.SELinuxType != "" {
 		// preflight: any label stands for the level's need of SELinux.
-		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, "preflight")
+		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, "s0")
 	}
 	if lv.ReadAllInstallRoots {
 		p.Read = append(p.Read, filepath.Join(r.layout.Root, "install-root"))
@@ -125,13 +125,13 @@ func (r *runner) prepareDir(module, dir string, wipe bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	id := r.ids[module]
 	if r.deps.Host.Root {
-		uid := sandbox.BuildUID(module)
-		if err := chownTree(dir, uid, uid); err != nil {
+		if err := chownTree(dir, id.UID, id.UID); err != nil {
 			return err
 		}
 	}
-	return sandbox.LabelModuleDir(dir, fileType(dir), module)
+	return sandbox.LabelModuleDir(dir, fileType(dir), id.MCS())
 }
 
 // fileType is the SELinux file type of a module folder by its top folder.

@@ -109,43 +109,68 @@ func BuiltinNames() []string {
 	return names
 }
 
-// MCSCategories derives a module's pair of MCS categories from its name,
-// so it is the same in every cron run. Two modules may hash to the same
-// pair; config validation rejects that (see CategoryCollision).
-func MCSCategories(module string) (int, int) {
-	h := fnv.New32a()
-	h.Write([]byte(module))
-	v := h.Sum32()
-	a := int(v % 1024)
-	b := int((v / 1024) % 1023)
-	if b >= a {
-		b++ // b in [0,1024) and different from a
-	}
-	if a > b {
-		a, b = b, a
-	}
-	return a, b
+// ID is a module's identity in the sandbox: the uid its steps run as when
+// the engine is root, and its pair of SELinux MCS categories.
+type ID struct {
+	UID  int
+	Cats [2]int
 }
 
-// MCSLevel is the SELinux MLS/MCS part of a module's context: "s0:cA,cB".
-func MCSLevel(module string) string {
-	a, b := MCSCategories(module)
-	return fmt.Sprintf("s0:c%d,c%d", a, b)
-}
-
-// BuildUID derives the user id a module's steps run as when the engine
-// runs as root: a uid of its own, so plain file permissions also keep one
-// module's build away from another's files, and RLIMIT_NPROC (which root
-// ignores) bounds its processes.
-func BuildUID(module string) int {
-	h := fnv.New32a()
-	h.Write([]byte("uid:" + module))
-	return BuildUIDBase + int(h.Sum32()%BuildUIDRange)
-}
+// MCS is the SELinux MLS/MCS part of the module's context: "s0:cA,cB".
+func (id ID) MCS() string { return fmt.Sprintf("s0:c%d,c%d", id.Cats[0], id.Cats[1]) }
 
 const (
 	// BuildUIDBase is the first uid of the range module builds run as.
 	BuildUIDBase = 200000
 	// BuildUIDRange is the size of that range.
 	BuildUIDRange = 100000
+	// catPairs is the number of distinct pairs of categories c0..c1023.
+	catPairs = 1024 * 1023 / 2
 )
+
+// BuildUID is the uid a module prefers: a hash of its name in the build
+// uid range. AssignIDs gives it unless another module took it first.
+func BuildUID(module string) int { return BuildUIDBase + int(hash("uid:"+module)%BuildUIDRange) }
+
+// AssignIDs gives every module a uid and a category pair of its own. Each
+// is derived from the module's name, so it is the same in every cron run;
+// when two names hash alike, the one that sorts later takes the next free
+// slot. Only adding a module that collides can move another module's
+// identity, and the engine relabels and re-owns folders when it changes.
+func AssignIDs(modules []string) map[string]ID {
+	names := append([]string(nil), modules...)
+	sort.Strings(names)
+	uids := map[int]bool{}
+	pairs := map[int]bool{}
+	out := make(map[string]ID, len(names))
+	for _, n := range names {
+		u := int(hash("uid:"+n) % BuildUIDRange)
+		for uids[u] {
+			u = (u + 1) % BuildUIDRange
+		}
+		uids[u] = true
+		p := int(hash("mcs:"+n) % catPairs)
+		for pairs[p] {
+			p = (p + 1) % catPairs
+		}
+		pairs[p] = true
+		out[n] = ID{UID: BuildUIDBase + u, Cats: pairAt(p)}
+	}
+	return out
+}
+
+// pairAt maps 0..catPairs-1 onto the pairs (a, b), a < b ≤ 1023.
+func pairAt(k int) [2]int {
+	a := 0
+	for row := 1023; k >= row; row-- {
+		k -= row
+		a++
+	}
+	return [2]int{a, a + 1 + k}
+}
+
+func hash(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}

@@ -6,8 +6,9 @@ import (
 
 // ExecLabel is the full SELinux context a module's step starts in: the
 // engine's own user and role, the level's type and the module's MCS
-// categories. It is "" when SELinux is off or the level names no type.
-func ExecLabel(typ, module string) string {
+// categories (mcs, from ID.MCS). It is "" when SELinux is off or the level
+// names no type.
+func ExecLabel(typ, mcs string) string {
 	if typ == "" || !selinux.GetEnabled() {
 		return ""
 	}
@@ -20,7 +21,7 @@ func ExecLabel(typ, module string) string {
 		return ""
 	}
 	ctx["type"] = typ
-	ctx["level"] = MCSLevel(module)
+	ctx["level"] = mcs
 	return ctx.Get()
 }
 
@@ -28,9 +29,9 @@ func ExecLabel(typ, module string) string {
 // module's MCS categories, so only that module's steps may use it. Files
 // created below inherit the type and get the creating step's categories.
 // It does nothing when SELinux is off.
-func LabelModuleDir(dir, fileType, module string) error {
+func LabelModuleDir(dir, fileType, mcs string) error {
 	if !selinux.GetEnabled() {
 		return nil
 	}
-	return selinux.Chcon(dir, "system_u:object_r:"+fileType+":"+MCSLevel(module), true)
+	return selinux.Chcon(dir, "system_u:object_r:"+fileType+":"+mcs, true)
 }

@@ -68,7 +68,7 @@ func runDoctor(_ context.Context, g *globals) (int, error) {
 	for _, n := range names {
 		lv := engine.Level(levels, custom, n)
 		p := sandbox.Profile{Level: n, Confined: lv.Confined, Network: lv.Network, Limits: lv.Limits,
-			SELinuxLabel: sandbox.ExecLabel(lv.SELinuxType, "doctor")}
+			SELinuxLabel: sandbox.ExecLabel(lv.SELinuxType, "s0")}
 		if h.SELinux && lv.SELinuxType != "" && p.SELinuxLabel == "" {
 			p.SELinuxLabel = lv.SELinuxType
 		}

@@ -62,13 +62,18 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		return err
 	}
 	var plan []planModule
+	names := make([]string, len(cfg.Modules))
+	for i, m := range cfg.Modules {
+		names[i] = m.Name
+	}
+	ids := sandbox.AssignIDs(names)
 	for _, i := range gr.Order() {
 		m := cfg.Modules[i]
 		lv := engine.Level(sandbox.Builtin(), cfg.Levels, m.Trust)
 		plan = append(plan, planModule{
 			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: refOf(m.Source.Branch, m.Source.Tag, m.Source.Commit),
 			Command: m.Command, Trust: m.Trust, Network: string(lv.Network), Confined: lv.Confined,
-			SELinuxType: lv.SELinuxType, MCS: sandbox.MCSLevel(m.Name), UID: sandbox.BuildUID(m.Name),
+			SELinuxType: lv.SELinuxType, MCS: ids[m.Name].MCS(), UID: ids[m.Name].UID,
 			Timeout: m.Timeout.String(),
 		})
 	}

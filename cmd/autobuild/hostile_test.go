@@ -139,7 +139,16 @@ func (e *attackEnv) results(t *testing.T) map[string]bool {
 	}
 	b, err := os.ReadFile(filepath.Join(e.f.root, "package-root", "attacker", "results"))
 	if err != nil {
-		t.Fatalf("the attacker's results are missing: %v", err)
+		var states []string
+		for _, m := range e.f.status().Modules {
+			states = append(states, fmt.Sprintf("%s=%s(%s)", m.Name, m.State, m.Reason))
+		}
+		logs, _ := filepath.Glob(filepath.Join(e.f.root, "log-root", "*", "*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
+		t.Fatalf("the attacker's results are missing: %v; modules: %v", err, states)
 	}
 	got := map[string]bool{}
 	for _, l := range strings.Fields(string(b)) {
@@ -217,7 +226,7 @@ func TestHostileModulesAreContained(t *testing.T) {
 		t.Errorf("bystander's artifact: %q", b)
 	}
 	// Nothing of the fork bomb is left.
-	if out, _ := exec.Command("pgrep", "-c", "-u", fmt.Sprint(sandbox.BuildUID("bomb"))).Output(); strings.TrimSpace(string(out)) != "0" {
+	if out, _ := exec.Command("pgrep", "-c", "-u", fmt.Sprint(sandbox.AssignIDs([]string{"victim", "attacker", "forever", "bystander", "bomb"})["bomb"].UID)).Output(); strings.TrimSpace(string(out)) != "0" {
 		t.Errorf("processes of the fork bomb survive: %s", out)
 	}
 }

@@ -83,7 +83,10 @@ func (a *Archive) Store(m Meta, p Parts) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := writeSync(filepath.Join(tmp, "meta.json"), b); err != nil {
+	// No fsync: an entry torn by a power loss fails its manifest check
+	// and is rebuilt, so durability is not needed for correctness, and
+	// fsyncs would stall every build writing to the same filesystem.
+	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), b, 0o644); err != nil {
 		return err
 	}
 	final := a.entry(m.Module, m.Key)
@@ -91,7 +94,6 @@ func (a *Archive) Store(m Meta, p Parts) (err error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	syncDir(dir)
 	return a.prune(m.Module)
 }
 
@@ -277,27 +279,4 @@ func copyFile(from, to string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
-}
-
-func writeSync(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

@@ -352,7 +352,6 @@ func (l *loader) validate(c *Config) error {
 		return l.err("modules", "no modules: add at least one under modules:")
 	}
 	seen := map[string]int{}
-	mcs := map[string]string{}
 	nodes := make([]graph.Node, len(c.Modules))
 	for i := range c.Modules {
 		m := &c.Modules[i]
@@ -415,11 +414,6 @@ func (l *loader) validate(c *Config) error {
 		if !knownLevel(m.Trust) || m.Trust == sandbox.SCMLevel {
 			return l.err(key+".trust", "unknown trust level %q (built-in: isolated, network, trusted, unconfined; or define it under levels:)", m.Trust)
 		}
-		cat := sandbox.MCSLevel(m.Name)
-		if other, clash := mcs[cat]; clash {
-			return l.err(key+".name", "modules %q and %q get the same SELinux categories %s; rename one", other, m.Name, cat)
-		}
-		mcs[cat] = m.Name
 		nodes[i] = graph.Node{Name: m.Name, Deps: m.Depends}
 	}
 	if _, err := graph.New(nodes); err != nil {

@@ -1,0 +1,421 @@
+// Command autobuild-bench prints autobuild's performance figures beside
+// reference points measured in the same run on the same inputs:
+//
+//   - spawn overhead of each trust level against plain fork/exec and
+//     bubblewrap (when installed);
+//   - a no-change run over 500 local git modules;
+//   - engine overhead per no-op module (1000 modules whose build is
+//     `true`, cache off) against plain fork/exec;
+//   - the makespan of a random 200-module DAG of sleep builds at -j N
+//     against max(critical path, total work / N) and GNU make -j N.
+//
+// Synthetic modules are generated in a temporary folder. `make bench` runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+var (
+	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,overhead,makespan")
+	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
+	jobs      = flag.Int("j", 4, "workers for the makespan figure")
+	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
+	keepFlag  = flag.Bool("keep", false, "keep the generated folders")
+	dagTrust  = flag.String("dag-trust", "isolated", "trust level of the makespan modules")
+	nochangeN = flag.Int("nochange-modules", 500, "modules in the no-change figure")
+	overheadN = flag.Int("overhead-modules", 1000, "modules in the overhead figure")
+)
+
+func main() {
+	sandbox.RunHelperIfRequested() // spawn figures start confined steps through this binary
+	flag.Parse()
+	bin, err := filepath.Abs(*binFlag)
+	must(err)
+	work, err := os.MkdirTemp("", "autobuild-bench-")
+	must(err)
+	must(os.Chmod(work, 0o755))
+	if !*keepFlag {
+		defer os.RemoveAll(work)
+	}
+	want := func(name string) bool { return *only == "" || strings.Contains(","+*only+",", ","+name+",") }
+	fmt.Printf("autobuild benchmarks (%s, %d CPUs)\n", time.Now().Format("2006-01-02"), cpus())
+	var plain time.Duration
+	if want("spawn") || want("overhead") {
+		plain = spawnPlain(*spawnN)
+	}
+	if want("spawn") {
+		benchSpawn(work, plain)
+	}
+	if want("nochange") {
+		benchNoChange(bin, filepath.Join(work, "nochange"))
+	}
+	if want("overhead") {
+		benchOverhead(bin, filepath.Join(work, "overhead"), plain)
+	}
+	if want("makespan") {
+		benchMakespan(bin, filepath.Join(work, "makespan"))
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "autobuild-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func cpus() int {
+	b, _ := exec.Command("nproc").Output()
+	var n int
+	fmt.Sscan(string(b), &n)
+	return n
+}
+
+// median of a set of durations.
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+func spawnPlain(n int) time.Duration {
+	var ds []time.Duration
+	for range n {
+		t := time.Now()
+		must(exec.Command("/bin/true").Run())
+		ds = append(ds, time.Since(t))
+	}
+	return median(ds)
+}
+
+// benchSpawn: the cost of starting one /bin/true at each trust level.
+func benchSpawn(work string, plain time.Duration) {
+	fmt.Printf("\n== spawn overhead per step (/bin/true, median of %d)\n", *spawnN)
+	fmt.Printf("  %-28s %8.2f ms\n", "plain fork/exec", ms(plain))
+	if _, err := exec.LookPath("bwrap"); err == nil {
+		var ds []time.Duration
+		for range *spawnN {
+			t := time.Now()
+			must(exec.Command("bwrap", "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "/bin/true").Run())
+			ds = append(ds, time.Since(t))
+		}
+		b := median(ds)
+		fmt.Printf("  %-28s %8.2f ms  (+%.2f ms)\n", "bwrap --unshare-net/pid", ms(b), ms(b-plain))
+	} else {
+		fmt.Printf("  %-28s not installed\n", "bwrap")
+	}
+	runner, err := sandbox.NewExec()
+	must(err)
+	dir := filepath.Join(work, "spawn")
+	must(os.MkdirAll(dir, 0o755))
+	if runner.Host.Root {
+		must(os.Chown(dir, sandbox.BuildUID("bench"), sandbox.BuildUID("bench")))
+	}
+	for _, name := range []string{"unconfined", "isolated", "network", "trusted"} {
+		lv := sandbox.Builtin()[name]
+		p := sandbox.Profile{Level: name, Confined: lv.Confined, Network: lv.Network, Limits: lv.Limits,
+			UID: -1, GID: -1, Write: []string{dir}}
+		if runner.Host.Root && lv.Confined {
+			p.UID, p.GID = sandbox.BuildUID("bench"), sandbox.BuildUID("bench")
+		}
+		var ds []time.Duration
+		for range *spawnN {
+			t := time.Now()
+			res, err := runner.Run(context.Background(), &sandbox.Step{Args: []string{"/bin/true"}, Dir: dir,
+				Env: []string{"PATH=/usr/bin:/bin"}, Profile: p})
+			must(err)
+			if res.ExitCode != 0 {
+				must(fmt.Errorf("level %s: exit %d", name, res.ExitCode))
+			}
+			ds = append(ds, time.Since(t))
+		}
+		d := median(ds)
+		fmt.Printf("  %-28s %8.2f ms  (+%.2f ms)\n", "autobuild level "+name, ms(d), ms(d-plain))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// makeRepo creates a one-commit git repository in-process (fast).
+func makeRepo(dir string, files map[string]string) {
+	must(os.MkdirAll(dir, 0o755))
+	r, err := gogit.PlainInit(dir, false)
+	must(err)
+	w, err := r.Worktree()
+	must(err)
+	for name, body := range files {
+		must(os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755))
+		_, err = w.Add(name)
+		must(err)
+	}
+	_, err = w.Commit("bench", &gogit.CommitOptions{Author: &object.Signature{Name: "bench", Email: "b@example.invalid", When: time.Now()}})
+	must(err)
+}
+
+type module struct {
+	name, url, command, trust string
+	deps                      []string
+}
+
+func writeConfig(path, extra string, mods []module) {
+	var b strings.Builder
+	b.WriteString("build_root: build\n" + extra + "modules:\n")
+	for _, m := range mods {
+		fmt.Fprintf(&b, "  - name: %s\n    source: {url: %q}\n", m.name, m.url)
+		if m.command != "" {
+			fmt.Fprintf(&b, "    command: %q\n", m.command)
+		}
+		if m.trust != "" {
+			fmt.Fprintf(&b, "    trust: %s\n", m.trust)
+		}
+		if len(m.deps) > 0 {
+			fmt.Fprintf(&b, "    depends: [%s]\n", strings.Join(m.deps, ", "))
+		}
+	}
+	must(os.WriteFile(path, []byte(b.String()), 0o644))
+}
+
+// run runs autobuild and returns its wall time and the published status.
+func run(bin, cfg string, args ...string) (time.Duration, *report.Run) {
+	cmd := exec.Command(bin, append([]string{"run", "--config", cfg, "--progress=quiet"}, args...)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	t := time.Now()
+	err := cmd.Run()
+	d := time.Since(t)
+	if err != nil {
+		must(fmt.Errorf("autobuild run: %v\n%s", err, errb.String()))
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "build", "public_html", "status.json"))
+	must(err)
+	var r report.Run
+	must(json.Unmarshal(b, &r))
+	return d, &r
+}
+
+func benchNoChange(bin, dir string) {
+	n := *nochangeN
+	fmt.Printf("\n== no-change run over %d local git modules (target ≤ 1 s)\n", n)
+	var mods []module
+	for i := range n {
+		name := fmt.Sprintf("m%04d", i)
+		url := filepath.Join(dir, "repos", name)
+		makeRepo(url, map[string]string{"autobuild.sh": "#!/bin/sh\necho ok > \"$AUTOBUILD_PACKAGE_ROOT/out\"\n"})
+		mods = append(mods, module{name: name, url: url})
+	}
+	cfg := filepath.Join(dir, "autobuild.yaml")
+	writeConfig(cfg, "", mods)
+	first, _ := run(bin, cfg)
+	var ds []time.Duration
+	for range 5 {
+		d, r := run(bin, cfg)
+		s := r.Summarize()
+		if s.Cached != n {
+			must(fmt.Errorf("no-change run rebuilt modules: %+v", s))
+		}
+		ds = append(ds, d)
+	}
+	m := median(ds)
+	fmt.Printf("  %-28s %8.0f ms\n", "first run (checkout+build)", ms(first))
+	fmt.Printf("  %-28s %8.0f ms  (%.2f ms per module) %s\n", "no-change run (median of 5)", ms(m), ms(m)/float64(n), verdict(m <= time.Second))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "target met"
+	}
+	return "TARGET MISSED"
+}
+
+func benchOverhead(bin, dir string, plain time.Duration) {
+	n := *overheadN
+	fmt.Printf("\n== engine overhead per no-op module (%d modules, build `true`, cache off, -j 1; target ≤ 2 ms)\n", n)
+	url := filepath.Join(dir, "repos", "noop")
+	makeRepo(url, map[string]string{"README": "no-op\n"})
+	for _, trust := range []string{"unconfined", "isolated"} {
+		var mods []module
+		for i := range n {
+			mods = append(mods, module{name: fmt.Sprintf("n%04d", i), url: url, command: "true", trust: trust})
+		}
+		sub := filepath.Join(dir, trust)
+		must(os.MkdirAll(sub, 0o755))
+		cfg := filepath.Join(sub, "autobuild.yaml")
+		writeConfig(cfg, "archive: {disabled: true}\n", mods)
+		run(bin, cfg, "-j", "1") // checks out every module once
+		d, r := run(bin, cfg, "-j", "1")
+		if s := r.Summarize(); s.Built != n {
+			must(fmt.Errorf("overhead run: %+v", s))
+		}
+		per := d / time.Duration(n)
+		fmt.Printf("  %-28s %8.0f ms total, %.2f ms per module; minus plain fork/exec (%.2f ms): %.2f ms overhead",
+			"level "+trust, ms(d), ms(per), ms(plain), ms(per-plain))
+		if trust == "unconfined" {
+			fmt.Printf(" %s\n", verdict(per-plain <= 2*time.Millisecond))
+		} else {
+			fmt.Printf(" (includes the confined spawn above)\n")
+		}
+	}
+}
+
+// benchMakespan: a random DAG of sleep builds at -j N.
+func benchMakespan(bin, dir string) {
+	n, j := *dagNodes, *jobs
+	rng := rand.New(rand.NewPCG(42, 7))
+	dur := make([]time.Duration, n)
+	deps := make([][]int, n)
+	for i := range n {
+		dur[i] = time.Duration(20+rng.IntN(180)) * time.Millisecond
+		// Edges only to earlier nodes: a DAG. Sparse, with some long chains.
+		for k := 0; k < 3 && i > 0; k++ {
+			if rng.Float64() < 0.5 {
+				d := i - 1 - rng.IntN(min(i, 12))
+				deps[i] = append(deps[i], d)
+			}
+		}
+		slices_dedup(&deps[i])
+	}
+	// Bound: max(critical path, total / N).
+	finish := make([]time.Duration, n)
+	var total, cp time.Duration
+	for i := range n {
+		var start time.Duration
+		for _, d := range deps[i] {
+			start = max(start, finish[d])
+		}
+		finish[i] = start + dur[i]
+		cp = max(cp, finish[i])
+		total += dur[i]
+	}
+	bound := max(cp, total/time.Duration(j))
+	fmt.Printf("\n== makespan: random %d-module DAG of sleep builds at -j %d (target ≤ 1.05 × bound)\n", n, j)
+	fmt.Printf("  %-28s %8.0f ms (critical path %.0f ms, total work %.0f ms / %d)\n", "bound", ms(bound), ms(cp), ms(total), j)
+
+	sim := simulate(dur, deps, j)
+	fmt.Printf("  %-28s %8.0f ms  (%.3f × bound)\n", "ideal CP-first (simulated)", ms(sim), float64(sim)/float64(bound))
+
+	url := filepath.Join(dir, "repos", "sleep")
+	makeRepo(url, map[string]string{"README": "sleep\n"})
+	var mods []module
+	var mk strings.Builder
+	mk.WriteString("all:")
+	for i := range n {
+		fmt.Fprintf(&mk, " n%03d", i)
+	}
+	mk.WriteString("\n")
+	for i := range n {
+		m := module{name: fmt.Sprintf("n%03d", i), url: url, command: fmt.Sprintf("sleep %.3f", dur[i].Seconds()), trust: *dagTrust}
+		fmt.Fprintf(&mk, "n%03d:", i)
+		for _, d := range deps[i] {
+			m.deps = append(m.deps, fmt.Sprintf("n%03d", d))
+			fmt.Fprintf(&mk, " n%03d", d)
+		}
+		fmt.Fprintf(&mk, "\n\t@sleep %.3f\n", dur[i].Seconds())
+		mods = append(mods, m)
+	}
+	must(os.MkdirAll(dir, 0o755))
+	cfg := filepath.Join(dir, "autobuild.yaml")
+	writeConfig(cfg, "", mods)
+	must(os.WriteFile(filepath.Join(dir, "Makefile"), []byte(mk.String()), 0o644))
+
+	t := time.Now()
+	mkcmd := exec.Command("make", "-s", "-j", fmt.Sprint(j), "-C", dir, "all")
+	if out, err := mkcmd.CombinedOutput(); err != nil {
+		must(fmt.Errorf("make: %v\n%s", err, out))
+	}
+	makeTime := time.Since(t)
+	fmt.Printf("  %-28s %8.0f ms  (%.3f × bound)\n", fmt.Sprintf("GNU make -j %d", j), ms(makeTime), float64(makeTime)/float64(bound))
+
+	// The first run checks out and learns durations; the measured runs
+	// rebuild everything with those durations known.
+	run(bin, cfg, "-j", fmt.Sprint(j))
+	var spans []time.Duration
+	for range 3 {
+		_, r := run(bin, cfg, "-j", fmt.Sprint(j), "--force")
+		spans = append(spans, r.Duration)
+	}
+	span := median(spans)
+	fmt.Printf("  %-28s %8.0f ms  (%.3f × bound) %s\n", fmt.Sprintf("autobuild -j %d (%s)", j, *dagTrust), ms(span), float64(span)/float64(bound),
+		verdict(float64(span) <= 1.05*float64(bound)))
+}
+
+func slices_dedup(s *[]int) {
+	seen := map[int]bool{}
+	out := (*s)[:0]
+	for _, v := range *s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	*s = out
+}
+
+// simulate list-schedules the DAG on j workers, longest remaining critical
+// path first, with no overhead: what the policy alone achieves.
+func simulate(dur []time.Duration, deps [][]int, j int) time.Duration {
+	n := len(dur)
+	rdeps := make([][]int, n)
+	pending := make([]int, n)
+	for i := range n {
+		pending[i] = len(deps[i])
+		for _, d := range deps[i] {
+			rdeps[d] = append(rdeps[d], i)
+		}
+	}
+	prio := make([]time.Duration, n)
+	for i := n - 1; i >= 0; i-- {
+		var m time.Duration
+		for _, r := range rdeps[i] {
+			m = max(m, prio[r])
+		}
+		prio[i] = dur[i] + m
+	}
+	var ready []int
+	for i := range n {
+		if pending[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	type job struct {
+		node int
+		end  time.Duration
+	}
+	var running []job
+	var now time.Duration
+	for len(ready) > 0 || len(running) > 0 {
+		sort.Slice(ready, func(a, b int) bool { return prio[ready[a]] > prio[ready[b]] })
+		for len(running) < j && len(ready) > 0 {
+			running = append(running, job{ready[0], now + dur[ready[0]]})
+			ready = ready[1:]
+		}
+		sort.Slice(running, func(a, b int) bool { return running[a].end < running[b].end })
+		done := running[0]
+		running = running[1:]
+		now = done.end
+		for _, r := range rdeps[done.node] {
+			pending[r]--
+			if pending[r] == 0 {
+				ready = append(ready, r)
+			}
+		}
+	}
+	return now
+}
