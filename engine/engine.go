@@ -175,7 +175,35 @@ func (r *runner) preflight() error {
 		return fmt.Errorf("%w on this host: %s (see `autobuild doctor`; set allow_weaker_confinement: true in %s to run anyway)",
 			ErrConfinement, strings.Join(problems, "; "), r.cfg.File)
 	}
+	if r.deps.Host.Root {
+		// Steps run as uids of their own: every folder on the way to the
+		// build root, the sources and this binary must let them pass.
+		paths := []string{r.cfg.BuildRoot, r.deps.Self}
+		for _, m := range r.cfg.Modules {
+			if p := localPath(m.Source.URL); p != "" {
+				paths = append(paths, p)
+			}
+		}
+		for _, p := range paths {
+			if err := traversable(p); err != nil {
+				return fmt.Errorf("%w: module builds run as uids of their own and cannot reach %s: %v", ErrConfinement, p, err)
+			}
+		}
+	}
 	return nil
+}
+
+// traversable checks that every existing folder above p lets others pass
+// (mode o+x).
+func traversable(p string) error {
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+		if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is mode %04o; make it o+x (chmod o+x %s) or move the build root and sources elsewhere", dir, info.Mode().Perm(), dir)
+		}
+		if dir == "/" || dir == "." {
+			return nil
+		}
+	}
 }
 
 func (r *runner) run(ctx context.Context) (*report.Run, error) {

@@ -106,7 +106,9 @@ func Site(public, sites string, keep int, in Input) (err error) {
 	return prune(sites, dir, keep)
 }
 
-// prune removes all sites but the live one and the keep-1 newest others.
+// prune removes unfinished sites (left by killed runs: they have no
+// index.html, which is written last) and keeps, beside the live one, the
+// keep-1 newest finished ones.
 func prune(sites, live string, keep int) error {
 	ents, err := os.ReadDir(sites)
 	if err != nil {
@@ -114,9 +116,15 @@ func prune(sites, live string, keep int) error {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.IsDir() && filepath.Join(sites, e.Name()) != live {
-			names = append(names, e.Name())
+		p := filepath.Join(sites, e.Name())
+		if !e.IsDir() || p == live {
+			continue
 		}
+		if _, err := os.Stat(filepath.Join(p, "index.html")); err != nil {
+			os.RemoveAll(p)
+			continue
+		}
+		names = append(names, e.Name())
 	}
 	// Names sort by run counter (zero-padded).
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -68,7 +70,22 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 		return Result{}, err
 	}
 	cmd.Dir = step.Dir
-	cmd.Stdout, cmd.Stderr = step.Stdout, step.Stderr
+	// Output goes to files directly. Any other writer gets a pipe of our
+	// own, so Wait returns when the step exits, not when the last process
+	// holding the pipe does: the group kill below then closes it.
+	var out outputs
+	stdout := out.file(step.Stdout)
+	stderr := stdout
+	if step.Stderr != step.Stdout {
+		stderr = out.file(step.Stderr)
+	}
+	// Typed nils would make exec think an output was given.
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
 	// The step runs in its own process group (and, when confined, its own
 	// PID namespace). Cancel kills the whole group; with a PID namespace
 	// killing its init kills every process in it, daemons included.
@@ -78,13 +95,17 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	cmd.WaitDelay = 5 * time.Second
 
 	start := time.Now()
-	if err := startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux); err != nil {
+	err = startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux)
+	out.started()
+	if err != nil {
+		out.wait()
 		return Result{}, fmt.Errorf("sandbox: start %s: %w", step.Args[0], err)
 	}
 	waitErr := cmd.Wait()
 	// Whatever is left in the group (a daemon the step started without a
 	// PID namespace) dies with the step.
 	_ = killGroup(cmd.Process.Pid)
+	out.wait()
 	res := Result{Duration: time.Since(start), Enforced: enforced, Missing: missing}
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	if res.ExitCode < 0 {
@@ -116,7 +137,12 @@ func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec
 		Pdeathsig: syscall.SIGKILL,
 	}
 	if !step.Profile.Confined {
-		cmd := exec.CommandContext(ctx, step.Args[0], step.Args[1:]...)
+		path, err := lookPath(step.Args[0], step.Env)
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, path, step.Args[1:]...)
+		cmd.Args[0] = step.Args[0]
 		cmd.Env = step.Env
 		cmd.SysProcAttr = attr
 		return cmd, nil
@@ -182,6 +208,30 @@ func startLabelled(cmd *exec.Cmd, label string, enabled bool) error {
 	return startErr
 }
 
+// lookPath finds a command in the PATH of the step's environment, not the
+// engine's.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w in the step's PATH %q", name, exec.ErrNotFound, path)
+}
+
 // killGroup sends SIGKILL to the process group led by pid.
 func killGroup(pid int) error {
 	err := syscall.Kill(-pid, syscall.SIGKILL)
@@ -189,4 +239,50 @@ func killGroup(pid int) error {
 		return nil
 	}
 	return err
+}
+
+// outputs gives a child files for its output: a writer that is a file
+// itself, or the write end of a pipe that a goroutine copies into the
+// writer.
+type outputs struct {
+	ends  []*os.File // the child's ends, closed in the parent after start
+	waits []chan error
+}
+
+func (o *outputs) file(w io.Writer) *os.File {
+	if w == nil {
+		return nil
+	}
+	if f, ok := w.(*os.File); ok {
+		return f
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(w, pr)
+		pr.Close()
+		done <- err
+	}()
+	o.ends = append(o.ends, pw)
+	o.waits = append(o.waits, done)
+	return pw
+}
+
+// started closes the parent's copies of the child's ends.
+func (o *outputs) started() {
+	for _, f := range o.ends {
+		f.Close()
+	}
+	o.ends = nil
+}
+
+// wait waits for the copies to finish (all writers have closed).
+func (o *outputs) wait() {
+	o.started()
+	for _, d := range o.waits {
+		<-d
+	}
 }

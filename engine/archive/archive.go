@@ -94,7 +94,7 @@ func (a *Archive) Store(m Meta, p Parts) (err error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return a.prune(m.Module)
+	return a.prune(m.Module, m.Key)
 }
 
 // Lookup returns the verified entry for module and key. It returns
@@ -147,8 +147,10 @@ func (a *Archive) Restore(module, key string, p Parts) error {
 	return nil
 }
 
-// prune keeps the newest Keep entries of module.
-func (a *Archive) prune(module string) error {
+// prune keeps the newest Keep entries of module, never the one just
+// stored (whatever the clock says), and removes folders of stores that
+// were killed half-way (only one run stores at a time: it holds the lock).
+func (a *Archive) prune(module, stored string) error {
 	dir := filepath.Join(a.Dir, module)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -160,15 +162,18 @@ func (a *Archive) prune(module string) error {
 	}
 	var list []e
 	for _, d := range ents {
-		if strings.HasPrefix(d.Name(), ".tmp-") {
-			continue
-		}
-		if info, err := d.Info(); err == nil {
-			list = append(list, e{d.Name(), info.ModTime()})
+		switch {
+		case strings.HasPrefix(d.Name(), ".tmp-"):
+			os.RemoveAll(filepath.Join(dir, d.Name()))
+		case d.Name() == stored:
+		default:
+			if info, err := d.Info(); err == nil {
+				list = append(list, e{d.Name(), info.ModTime()})
+			}
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].t.After(list[j].t) })
-	for i := a.Keep; i < len(list) && a.Keep > 0; i++ {
+	for i := a.Keep - 1; i < len(list) && a.Keep > 0; i++ {
 		os.RemoveAll(filepath.Join(dir, list[i].name))
 	}
 	return nil
@@ -256,7 +261,10 @@ func CopyTree(from, to string) error {
 			}
 			return os.Symlink(t, dst)
 		case d.IsDir():
-			return os.MkdirAll(dst, info.Mode().Perm()|0o700)
+			if err := os.MkdirAll(dst, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(dst, info.Mode().Perm()|0o700) // exact, whatever the umask
 		case d.Type().IsRegular():
 			return copyFile(p, dst, info.Mode().Perm())
 		}
@@ -275,6 +283,10 @@ func copyFile(from, to string, mode fs.FileMode) error {
 		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Chmod(mode); err != nil { // exact, whatever the umask
 		out.Close()
 		return err
 	}

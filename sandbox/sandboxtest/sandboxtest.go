@@ -1,0 +1,738 @@
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autobuild/autobuild/internal/testutil"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// HelperBinary copies the running test binary into a fresh folder every
+// uid may traverse, so a Runner can re-execute it as the helper after
+// dropping to a build uid. (go test keeps its binary in a folder private
+// to root.) TestMain calls it after sandbox.RunHelperIfRequested; cleanup
+// removes the copy.
+func HelperBinary() (path string, cleanup func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "autobuild-helper-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if err := os.Chmod(dir, 0o755); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	path = filepath.Join(dir, filepath.Base(self))
+	in, err := os.Open(self)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		cleanup()
+		return "", nil, err
+	}
+	if err := out.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return path, cleanup, nil
+}
+
+// env is the base environment of every step: no variable of the test
+// process leaks in, so "exactly Env" is checkable.
+func env(extra ...string) []string {
+	return append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"}, extra...)
+}
+
+// buildIDs are the uid and gid a confined step runs as: a module uid of
+// its own when the test runs as root, the test's own ids otherwise.
+func buildIDs() (uid, gid int) {
+	if os.Geteuid() != 0 {
+		return -1, -1
+	}
+	id := sandbox.BuildUID("sandboxtest")
+	return id, id
+}
+
+// unconfined is the explicit opt-out level: the control of every attack.
+func unconfined() sandbox.Profile {
+	return sandbox.Profile{Level: "unconfined", Confined: false, Network: sandbox.NetOutgoing, UID: -1, GID: -1}
+}
+
+// isolated is the default trust level, allowed to write only write.
+func isolated(write string) sandbox.Profile {
+	uid, gid := buildIDs()
+	return sandbox.Profile{
+		Level: "isolated", Confined: true, Network: sandbox.NetNone,
+		Write: []string{write}, Read: []string{},
+		UID: uid, GID: gid,
+		Limits: sandbox.Builtin()["isolated"].Limits,
+	}
+}
+
+// requireHost skips (or, with AUTOBUILD_TEST_DISALLOW_SKIP, fails) when
+// this host cannot enforce p.
+func requireHost(t *testing.T, p sandbox.Profile) {
+	t.Helper()
+	if _, missing := sandbox.ProbeHost().Check(p); len(missing) > 0 {
+		testutil.Skip(t, fmt.Sprintf("host cannot enforce the %s level: lacks %s", p.Level, strings.Join(missing, ", ")))
+	}
+}
+
+// writeDir returns a fresh folder the step may write: owned by the build
+// uid when the test is root, inside a folder every uid may traverse.
+func writeDir(t *testing.T) string {
+	t.Helper()
+	d := filepath.Join(testutil.Dir(t), "w")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid := buildIDs(); uid >= 0 {
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// profileCase is one profile the generic checks run under.
+type profileCase struct {
+	name string
+	make func(write string) sandbox.Profile
+}
+
+var profiles = []profileCase{
+	{"unconfined", func(string) sandbox.Profile { return unconfined() }},
+	{"isolated", isolated},
+}
+
+// output is how a step ended and what it wrote.
+type output struct {
+	res            sandbox.Result
+	err            error
+	stdout, stderr string
+}
+
+// run runs step, capturing its output.
+func run(ctx context.Context, r sandbox.Runner, step sandbox.Step) output {
+	var o, e bytes.Buffer
+	step.Stdout, step.Stderr = &o, &e
+	res, err := r.Run(ctx, &step)
+	return output{res: res, err: err, stdout: o.String(), stderr: e.String()}
+}
+
+// sh is the command that runs script with /bin/sh.
+func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
+
+func (o output) String() string {
+	return fmt.Sprintf("exit %d, timed out %v, err %v, stdout %q, stderr %q", o.res.ExitCode, o.res.TimedOut, o.err, o.stdout, o.stderr)
+}
+
+// Run runs the conformance suite against r.
+func Run(t *testing.T, r sandbox.Runner) {
+	t.Run("ExitCodeAndOutput", func(t *testing.T) { t.Parallel(); testExitCodeAndOutput(t, r) })
+	t.Run("DirAndEnv", func(t *testing.T) { t.Parallel(); testDirAndEnv(t, r) })
+	t.Run("CommandFromEnvPATH", func(t *testing.T) { t.Parallel(); testPATH(t, r) })
+	t.Run("Timeout", func(t *testing.T) { t.Parallel(); testTimeout(t, r) })
+	t.Run("CancelIsNotATimeout", func(t *testing.T) { t.Parallel(); testCancel(t, r) })
+	t.Run("LeftoverProcessesDie", func(t *testing.T) { t.Parallel(); testLeftovers(t, r) })
+	t.Run("LeftoverHoldingOutput", func(t *testing.T) { t.Parallel(); testOutputHolder(t, r) })
+	t.Run("Confinement", func(t *testing.T) { t.Parallel(); testConfinement(t, r) })
+}
+
+func testExitCodeAndOutput(t *testing.T, r sandbox.Runner) {
+	tests := []struct {
+		name           string
+		script         string
+		code           int
+		stdout, stderr string
+	}{
+		{"success", "echo hello", 0, "hello\n", ""},
+		{"failure with output on both streams", "echo out; echo err >&2; exit 3", 3, "out\n", "err\n"},
+		{"exit 255", "exit 255", 255, "", ""},
+		{"failing command", "false", 1, "", ""},
+		{"large output", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo done >&2", 0, strings.Repeat("x", 1<<20) + "\n", "done\n"},
+	}
+	for _, p := range profiles {
+		for _, tc := range tests {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				w := writeDir(t)
+				prof := p.make(w)
+				if prof.Confined {
+					requireHost(t, prof)
+				}
+				o := run(context.Background(), r, sandbox.Step{Args: sh(tc.script), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+				if o.err != nil {
+					t.Fatalf("Run: %v", o.err)
+				}
+				if o.res.ExitCode != tc.code || o.stdout != tc.stdout || o.stderr != tc.stderr {
+					t.Errorf("got %.300s\nwant exit %d, stdout %.100q, stderr %q", o, tc.code, tc.stdout, tc.stderr)
+				}
+				if o.res.TimedOut {
+					t.Error("TimedOut set on a step that did not time out")
+				}
+				if o.res.Duration <= 0 {
+					t.Errorf("Duration = %v", o.res.Duration)
+				}
+			})
+		}
+	}
+}
+
+func testDirAndEnv(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			src := filepath.Join(w, "src", "module")
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if uid, gid := buildIDs(); uid >= 0 {
+				os.Chown(filepath.Dir(src), uid, gid)
+				os.Chown(src, uid, gid)
+			}
+			// A name the test process itself does not have, and a value with
+			// spaces, '=' and a newline.
+			want := env("HOME="+w, "AUTOBUILD_MODULE=demo", "WEIRD=a b=c\nd", "EMPTY=")
+			o := run(context.Background(), r, sandbox.Step{Args: []string{"/usr/bin/env", "-0"}, Dir: src, Env: want, Timeout: 20 * time.Second, Profile: prof})
+			if o.err != nil || o.res.ExitCode != 0 {
+				t.Fatalf("env: %v", o)
+			}
+			got := strings.Split(strings.TrimSuffix(o.stdout, "\x00"), "\x00")
+			if !slices.Equal(got, want) {
+				t.Errorf("the step's environment is\n%q\nwant exactly\n%q", got, want)
+			}
+
+			o = run(context.Background(), r, sandbox.Step{Args: []string{"/bin/pwd", "-P"}, Dir: src, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+			real, _ := filepath.EvalSymlinks(src)
+			if o.err != nil || o.res.ExitCode != 0 || strings.TrimSpace(o.stdout) != real {
+				t.Errorf("pwd: %v, want %s", o, real)
+			}
+		})
+	}
+}
+
+func testPATH(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			// Step.Args doc: Args[0] is looked up in PATH of Env (not in
+			// the engine's PATH).
+			bin := filepath.Join(w, "bin")
+			if err := os.Mkdir(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(bin, "autobuild-probe-tool"), []byte("#!/bin/sh\necho found \"$@\"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			o := run(context.Background(), r, sandbox.Step{Args: []string{"autobuild-probe-tool", "x"}, Dir: w,
+				Env: []string{"PATH=" + bin + ":/usr/bin:/bin"}, Timeout: 20 * time.Second, Profile: prof})
+			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "found x\n" {
+				if !prof.Confined {
+				}
+				t.Errorf("a command in the step's PATH: %v", o)
+			}
+		})
+	}
+}
+
+// procs returns the pids of processes whose command line holds token.
+// Zombies have an empty command line and do not count: they are dead.
+func procs(token string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(token)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+var tokenSeq atomic.Int64
+
+// sleeper returns a sleep command whose argument is unique to this test
+// process, so procs can find it (and nothing else) from outside any
+// namespace.
+func sleeper(t *testing.T) (cmd, token string) {
+	arg := fmt.Sprintf("%d.%09d", 1000+tokenSeq.Add(1), os.Getpid())
+	token = "sleep\x00" + arg
+	t.Cleanup(func() {
+		// If the runner failed to kill it, do not leave it behind.
+		for _, pid := range procs(token) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return "sleep " + arg, token
+}
+
+// gone waits until no process holds token, and reports the ones left.
+func gone(token string, within time.Duration) []int {
+	deadline := time.Now().Add(within)
+	for {
+		left := procs(token)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testTimeout(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			child, childTok := sleeper(t)
+			grandchild, grandTok := sleeper(t)
+			// The grandchild keeps stdout open: if it survived, the runner
+			// would also block on the output pipe.
+			script := fmt.Sprintf("(%s; echo never) & echo started; %s; echo never", grandchild, child)
+			var daemonTok string
+			if prof.Confined {
+				// A daemon in a session of its own escapes the process
+				// group; a confined step's tree must die anyway.
+				var daemon string
+				daemon, daemonTok = sleeper(t)
+				script = fmt.Sprintf("setsid %s >/dev/null 2>&1 < /dev/null & %s", daemon, script)
+			}
+			start := time.Now()
+			o := run(context.Background(), r, sandbox.Step{Args: sh(script), Dir: w, Env: env(), Timeout: 400 * time.Millisecond, Profile: prof})
+			took := time.Since(start)
+			if o.err != nil {
+				t.Fatalf("Run: %v", o.err)
+			}
+			if !o.res.TimedOut {
+				t.Errorf("TimedOut = false: %v", o)
+			}
+			if o.res.ExitCode == 0 {
+				t.Errorf("a killed step has exit code 0")
+			}
+			if o.stdout != "started\n" {
+				t.Errorf("stdout = %q, want the output before the kill and nothing after", o.stdout)
+			}
+			if took > 3*time.Second {
+				t.Errorf("Run took %v for a 400ms timeout", took)
+			}
+			for what, tok := range map[string]string{"step's child": childTok, "background grandchild": grandTok, "setsid daemon": daemonTok} {
+				if tok == "" {
+					continue
+				}
+				if left := gone(tok, 2*time.Second); len(left) > 0 {
+					t.Errorf("the %s survived the timeout: pids %v", what, left)
+				}
+			}
+		})
+	}
+}
+
+func testCancel(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			cmd, tok := sleeper(t)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("run cancelled")) })
+			o := run(ctx, r, sandbox.Step{Args: sh(cmd), Dir: w, Env: env(), Timeout: time.Minute, Profile: prof})
+			if o.err != nil {
+				t.Fatalf("Run: %v", o.err)
+			}
+			if o.res.TimedOut {
+				t.Error("a cancelled step is reported as timed out")
+			}
+			if o.res.ExitCode == 0 {
+				t.Error("a cancelled step has exit code 0")
+			}
+			if left := gone(tok, 2*time.Second); len(left) > 0 {
+				t.Errorf("the step survived cancellation: pids %v", left)
+			}
+		})
+	}
+}
+
+func testLeftovers(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			cmd, tok := sleeper(t)
+			// The step exits at once, leaving a background process in its
+			// process group (with output closed, so only a kill ends it).
+			o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " >/dev/null 2>&1 </dev/null & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
+				t.Fatalf("step: %v", o)
+			}
+			if left := gone(tok, 2*time.Second); len(left) > 0 {
+				t.Errorf("a background process outlived its step: pids %v", left)
+			}
+		})
+	}
+}
+
+func testOutputHolder(t *testing.T, r sandbox.Runner) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			} else {
+			}
+			cmd, tok := sleeper(t)
+			// The step exits at once; its background process keeps the
+			// output pipe open. Run must still return promptly.
+			start := time.Now()
+			o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("Run took %v for a step that exited at once", took)
+			}
+			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
+				t.Errorf("step: %v", o)
+			}
+			if left := gone(tok, 2*time.Second); len(left) > 0 {
+				t.Errorf("a background process outlived its step: pids %v", left)
+			}
+		})
+	}
+}
+
+// attackEnv is what the confinement checks attack: things outside the
+// step's Write and Read paths that plain file modes do not protect.
+type attackEnv struct {
+	write   string // the step's Write folder
+	outside string // a world-writable folder outside Write
+	secret  string // a world-readable file outside Read
+	port    int    // a TCP listener on 127.0.0.1
+	conns   *atomic.Int32
+	victim  int // a process of the step's own uid, outside the step
+}
+
+func newAttackEnv(t *testing.T) *attackEnv {
+	t.Helper()
+	a := &attackEnv{write: writeDir(t), conns: new(atomic.Int32)}
+	a.outside = filepath.Join(testutil.Dir(t), "outside")
+	if err := os.Mkdir(a.outside, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(a.outside, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	a.secret = filepath.Join(testutil.Dir(t), "secret")
+	if err := os.WriteFile(a.secret, []byte("TOP-SECRET\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	a.port = ln.Addr().(*net.TCPAddr).Port
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			a.conns.Add(1)
+			c.Close()
+		}
+	}()
+
+	// The victim runs as the step's uid, so file modes and uid checks
+	// would let the step signal it: only the sandbox can keep it apart.
+	victim := exec.Command("/bin/sleep", "60")
+	if uid, gid := buildIDs(); uid >= 0 {
+		victim.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { victim.Process.Kill(); victim.Wait() })
+	a.victim = victim.Process.Pid
+	return a
+}
+
+// attack is one thing a hostile build tries, with a check of its real
+// effect: did it work?
+type attack struct {
+	name   string
+	script func(a *attackEnv) string
+	// worked inspects the side effects (and the step's output).
+	worked func(t *testing.T, a *attackEnv, o output) bool
+	// allowed: the isolated level must allow it too (a sanity check that
+	// confinement is not "deny everything").
+	allowed bool
+}
+
+const bigFile = "big"
+
+var attacks = []attack{
+	{name: "write inside Write", allowed: true,
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("echo built > %s/out && mkdir %s/sub && echo ok > %s/sub/f", a.write, a.write, a.write)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			b, err := os.ReadFile(filepath.Join(a.write, "sub", "f"))
+			return err == nil && string(b) == "ok\n"
+		}},
+	{name: "read a system file", allowed: true,
+		script: func(*attackEnv) string { return "cat /etc/passwd" },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "root:") }},
+	{name: "write outside Write",
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("echo pwned > %s/pwned; touch %s/marker", a.outside, a.outside)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			_, err1 := os.Stat(filepath.Join(a.outside, "pwned"))
+			_, err2 := os.Stat(filepath.Join(a.outside, "marker"))
+			return err1 == nil || err2 == nil
+		}},
+	{name: "read outside Read",
+		script: func(a *attackEnv) string { return fmt.Sprintf("cat %s; ls %s", a.secret, filepath.Dir(a.secret)) },
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			return strings.Contains(o.stdout, "TOP-SECRET") || strings.Contains(o.stdout, "secret")
+		}},
+	{name: "TCP connect to the host's loopback",
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("exec bash -c 'echo hello > /dev/tcp/127.0.0.1/%d && echo connected'", a.port)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			// Accept may lag the step's exit a little.
+			for i := 0; i < 20 && a.conns.Load() == 0 && strings.Contains(o.stdout, "connected"); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			return a.conns.Load() > 0 || strings.Contains(o.stdout, "connected")
+		}},
+	{name: "see and signal a process outside the step",
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("kill -0 %d && echo victim-seen; kill -0 %d && echo engine-seen", a.victim, os.Getpid())
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			if os.Geteuid() == 0 && strings.Contains(o.stdout, "engine-seen") {
+				return true
+			}
+			return strings.Contains(o.stdout, "victim-seen")
+		}},
+	{name: "write a file beyond RLIMIT_FSIZE",
+		script: func(a *attackEnv) string {
+			// Sparse: one byte just past the isolated level's limit.
+			seek := sandbox.Builtin()["isolated"].Limits.FileSize
+			return fmt.Sprintf("dd if=/dev/zero of=%s/%s bs=1 count=1 seek=%d", a.write, bigFile, seek)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			info, err := os.Stat(filepath.Join(a.write, bigFile))
+			return err == nil && info.Size() > sandbox.Builtin()["isolated"].Limits.FileSize
+		}},
+}
+
+func testConfinement(t *testing.T, r sandbox.Runner) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		testutil.Skip(t, "the TCP check needs bash (for /dev/tcp)")
+	}
+	for _, at := range attacks {
+		for _, p := range profiles {
+			t.Run(at.name+"/"+p.name, func(t *testing.T) {
+				t.Parallel()
+				a := newAttackEnv(t)
+				prof := p.make(a.write)
+				if prof.Confined {
+					requireHost(t, prof)
+				}
+				o := run(context.Background(), r, sandbox.Step{Args: sh(at.script(a)), Dir: a.write, Env: env("HOME="+a.write, "TMPDIR="+a.write), Timeout: 20 * time.Second, Profile: prof})
+				if o.err != nil {
+					t.Fatalf("Run: %v", o.err)
+				}
+				worked := at.worked(t, a, o)
+				switch {
+				case !prof.Confined && !worked:
+					t.Errorf("control run (unconfined): the attack did not work, so the check proves nothing: %v", o)
+				case prof.Confined && at.allowed && !worked:
+					t.Errorf("the %s level denied something it must allow: %v", prof.Level, o)
+				case prof.Confined && !at.allowed && worked:
+					t.Errorf("the %s level did not stop it: %v", prof.Level, o)
+					dumpLandlockAudit(t)
+				}
+			})
+		}
+	}
+	t.Run("build uid without capabilities", func(t *testing.T) {
+		t.Parallel()
+		w := writeDir(t)
+		prof := isolated(w)
+		requireHost(t, prof)
+		o := run(context.Background(), r, sandbox.Step{Args: sh("id -u; id -g; id -G; grep -E '^Cap(Eff|Prm|Amb):|^NoNewPrivs:' /proc/self/status"),
+			Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 {
+			t.Fatalf("id: %v", o)
+		}
+		lines := strings.Split(strings.TrimSpace(o.stdout), "\n")
+		if len(lines) < 7 {
+			t.Fatalf("id: %v", o)
+		}
+		if prof.UID >= 0 {
+			want := strconv.Itoa(prof.UID)
+			if lines[0] != want || lines[1] != strconv.Itoa(prof.GID) || lines[2] != strconv.Itoa(prof.GID) {
+				t.Errorf("uid, gid, groups = %q, want %s, %d, %d only", lines[:3], want, prof.GID, prof.GID)
+			}
+		}
+		for _, l := range lines[3:] {
+			f := strings.Fields(l)
+			switch {
+			case f[0] == "NoNewPrivs:" && f[1] != "1":
+				t.Errorf("no_new_privs is not set: %s", l)
+			case strings.HasPrefix(f[0], "Cap") && strings.Trim(f[1], "0") != "":
+				t.Errorf("the step has capabilities: %s", l)
+			}
+		}
+	})
+	t.Run("own network namespace", func(t *testing.T) {
+		t.Parallel()
+		w := writeDir(t)
+		prof := isolated(w)
+		requireHost(t, prof)
+		mine, err := os.Readlink("/proc/self/ns/net")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := run(context.Background(), r, sandbox.Step{Args: []string{"/usr/bin/readlink", "/proc/self/ns/net"}, Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 {
+			t.Fatalf("readlink /proc/self/ns/net: %v", o)
+		}
+		if strings.TrimSpace(o.stdout) == mine {
+			t.Errorf("the %s level shares the test's network namespace %s", prof.Level, mine)
+		}
+	})
+	t.Run("own PID namespace", func(t *testing.T) {
+		t.Parallel()
+		w := writeDir(t)
+		prof := isolated(w)
+		requireHost(t, prof)
+		depth := func(status string) int {
+			for _, line := range strings.Split(status, "\n") {
+				if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
+					return len(strings.Fields(f))
+				}
+			}
+			return 0
+		}
+		self, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := run(context.Background(), r, sandbox.Step{Args: []string{"/bin/cat", "/proc/self/status"}, Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 {
+			t.Fatalf("cat /proc/self/status: %v", o)
+		}
+		if d, mine := depth(o.stdout), depth(string(self)); d <= mine {
+			t.Errorf("the step's PID namespace depth is %d, the test's %d: not a namespace of its own", d, mine)
+		}
+	})
+}
+
+// dumpLandlockAudit logs recent Landlock audit records (ABI 7 logs denials
+// through the audit subsystem), to show what was or was not denied.
+func dumpLandlockAudit(t *testing.T) {
+	out, err := exec.Command("dmesg").CombinedOutput()
+	if err != nil {
+		return
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(strings.ToLower(l), "landlock") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	t.Logf("Landlock audit records:\n%s", strings.Join(lines, "\n"))
+}
+
+// Unsupported checks a runner that lacks a mechanism the isolated level
+// needs: Run must refuse with sandbox.ErrUnsupported without starting the
+// step, and with AllowWeaker it runs and reports what it lacked.
+func Unsupported(t *testing.T, r sandbox.Runner) {
+	w := writeDir(t)
+	marker := filepath.Join(w, "started")
+	step := sandbox.Step{Args: sh("touch " + marker), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: isolated(w)}
+	o := run(context.Background(), r, step)
+	if !errors.Is(o.err, sandbox.ErrUnsupported) {
+		t.Fatalf("Run = %v, want ErrUnsupported", o)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the step ran although confinement was refused (%v)", err)
+	}
+	if o.res.ExitCode != 0 || o.res.Duration != 0 {
+		t.Errorf("a refused step has a result: %+v", o.res)
+	}
+
+	step.Profile.AllowWeaker = true
+	o = run(context.Background(), r, step)
+	if o.err != nil || o.res.ExitCode != 0 {
+		t.Fatalf("with AllowWeaker: %v", o)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("with AllowWeaker the step did not run: %v", err)
+	}
+	if len(o.res.Missing) == 0 {
+		t.Error("with AllowWeaker, Result.Missing does not say what was not enforced")
+	}
+}
