@@ -29,7 +29,8 @@ const specEnv = "AUTOBUILD_SANDBOX_SPEC"
 type helperSpec struct {
 	Args    []string `json:"args"`
 	Profile Profile  `json:"profile"`
-	// Skip are mechanisms this host lacks (allowed by AllowWeaker).
+	// Skip are mechanisms this host lacks: optional ones, or required ones
+	// that AllowWeaker let go.
 	Skip []string `json:"skip,omitempty"`
 }
 
@@ -55,7 +56,7 @@ func NewExec() (*Exec, error) {
 
 // Run implements Runner.
 func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
-	enforced, missing := r.Host.Check(step.Profile)
+	enforced, missing, absent := r.Host.check(step.Profile)
 	if len(missing) > 0 && !step.Profile.AllowWeaker {
 		return Result{}, fmt.Errorf("%w: trust level %q needs %s", ErrUnsupported,
 			step.Profile.Level, strings.Join(missing, ", "))
@@ -65,7 +66,7 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, step.Timeout, &TimeoutError{After: step.Timeout})
 		defer cancel()
 	}
-	cmd, err := r.command(ctx, step, missing)
+	cmd, err := r.command(ctx, step, absent)
 	if err != nil {
 		return Result{}, err
 	}
@@ -129,7 +130,7 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 
 // command builds the process to start: the command itself when
 // unconfined, the helper otherwise.
-func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec.Cmd, error) {
+func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.Cmd, error) {
 	attr := &syscall.SysProcAttr{
 		Setpgid: true,
 		// If the engine dies, the step dies with it. (With a PID
@@ -148,7 +149,7 @@ func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec
 		return cmd, nil
 	}
 	has := func(name string) bool {
-		for _, m := range missing {
+		for _, m := range absent {
 			if m == name {
 				return false
 			}
@@ -174,7 +175,7 @@ func (r *Exec) command(ctx context.Context, step *Step, missing []string) (*exec
 		p.UID, p.GID = -1, -1
 	}
 	// The helper checks Missing itself too: it applies what the host has.
-	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: missing})
+	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent})
 	if err != nil {
 		return nil, err
 	}

@@ -138,9 +138,10 @@ func applyLandlock(p Profile) error {
 	if p.Network != NetNone {
 		cfg.HandledAccessNet = 0 // outgoing network is allowed
 	}
-	if p.AllowWeaker {
-		cfg = cfg.BestEffort()
-	}
+	// Best effort applies what this kernel's ABI has. That is safe because
+	// the engine refused beforehand (Host.Check) any profile that needs a
+	// Landlock feature this kernel lacks and nothing else provides.
+	cfg = cfg.BestEffort()
 	var rules []landlock.Rule
 	rules = append(rules, landlock.RODirs(systemRead...).IgnoreIfMissing())
 	rules = append(rules, landlock.RWFiles(deviceFiles...).IgnoreIfMissing())

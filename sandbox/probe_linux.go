@@ -85,21 +85,24 @@ func (h *Host) disable(list string) {
 
 // need lists the mechanisms a profile asks for, each with whether this
 // host has it. It is the single source of truth for fail-closed checks
-// and for `autobuild doctor`.
+// and for `autobuild doctor`. Where SELinux is enabled and the profile has
+// a domain, SELinux enforces the file and network rules, and Landlock is a
+// second layer applied when the kernel has it.
 func (h Host) need(p Profile) []Mechanism {
 	if !p.Confined {
 		return []Mechanism{{Name: "process-tree cleanup", Available: true, Detail: "own process group, killed on timeout"}}
 	}
+	bySELinux := h.SELinux && p.SELinuxLabel != ""
 	ms := []Mechanism{
-		{Name: "landlock-fs", Available: h.LandlockABI >= 1, Detail: fmt.Sprintf("Landlock ABI %d: writes only to the step's folders", h.LandlockABI)},
-		{Name: "landlock-scope", Available: h.LandlockABI >= 6, Detail: "no signals or abstract Unix sockets to processes outside the step (Landlock ABI 6)"},
+		{Name: "landlock-fs", Available: h.LandlockABI >= 1, Optional: bySELinux, Detail: fmt.Sprintf("Landlock ABI %d: writes only to the step's folders", h.LandlockABI)},
+		{Name: "landlock-scope", Available: h.LandlockABI >= 6, Optional: bySELinux, Detail: "no signals or abstract Unix sockets to processes outside the step (Landlock ABI 6)"},
 		{Name: "pid-namespace", Available: h.PidNS, Detail: "the step's whole process tree dies with it; it cannot see or signal the engine"},
 		{Name: "rlimits", Available: true, Detail: limitsString(p.Limits)},
 	}
 	if p.Network == NetNone {
 		ms = append(ms,
 			Mechanism{Name: "network-namespace", Available: h.NetNS, Detail: "an empty network namespace: no route anywhere"},
-			Mechanism{Name: "landlock-net", Available: h.LandlockABI >= 4, Detail: "TCP bind and connect denied (Landlock ABI 4)"},
+			Mechanism{Name: "landlock-net", Available: h.LandlockABI >= 4, Optional: bySELinux, Detail: "TCP bind and connect denied (Landlock ABI 4)"},
 		)
 	}
 	if h.Root {
@@ -111,17 +114,27 @@ func (h Host) need(p Profile) []Mechanism {
 	return ms
 }
 
-// Check returns the mechanisms of p this host lacks; with none missing,
-// the profile is fully enforced.
+// Check sorts the mechanisms of p: enforced ones, missing ones (required
+// but absent: the profile is not fully enforced) and absent optional
+// ones (the helper must not try them).
 func (h Host) Check(p Profile) (enforced, missing []string) {
+	enforced, missing, _ = h.check(p)
+	return enforced, missing
+}
+
+func (h Host) check(p Profile) (enforced, missing, absent []string) {
 	for _, m := range h.need(p) {
-		if m.Available {
+		switch {
+		case m.Available:
 			enforced = append(enforced, m.Name)
-		} else {
+		case m.Optional:
+			absent = append(absent, m.Name)
+		default:
 			missing = append(missing, m.Name)
+			absent = append(absent, m.Name)
 		}
 	}
-	return enforced, missing
+	return enforced, missing, absent
 }
 
 // Mechanisms is the doctor's view of a profile on this host.

@@ -80,7 +80,11 @@ type Runner interface {
 type Mechanism struct {
 	Name      string
 	Available bool
-	Detail    string
+	// Optional mechanisms are applied when available; their absence is no
+	// reason to refuse (Landlock on a host where SELinux enforces the
+	// same rules).
+	Optional bool
+	Detail   string
 }
 
 // TimeoutError is the cause of a step's context when its timeout expired,

@@ -79,7 +79,10 @@ func runDoctor(_ context.Context, g *globals) (int, error) {
 		fmt.Fprintf(g.stdout, "\nlevel %s%s: %s\n", n, mark, lv.Description)
 		for _, m := range h.Mechanisms(p) {
 			state := "yes"
-			if !m.Available {
+			switch {
+			case !m.Available && m.Optional:
+				state = "-- "
+			case !m.Available:
 				state = "NO "
 				if used[n] && (cfg == nil || !cfg.AllowWeakerConfinement) {
 					code = exitConfinement
@@ -88,6 +91,7 @@ func runDoctor(_ context.Context, g *globals) (int, error) {
 			fmt.Fprintf(g.stdout, "  %s  %-18s %s\n", state, m.Name, m.Detail)
 		}
 	}
+	fmt.Fprintln(g.stdout, "\n(yes: in force; NO: missing, the level is refused; --: absent, SELinux enforces it instead)")
 	if code != exitOK {
 		fmt.Fprintln(g.stdout, "\nsome level the configuration uses cannot be fully enforced here: `autobuild run` will refuse")
 	}
