@@ -58,8 +58,8 @@ func ConfineEngine(read, write []string) error {
 	if h.LandlockABI < 1 {
 		return fmt.Errorf("%w: secure mode needs Landlock or SELinux", ErrUnsupported)
 	}
-	cfg := landlock.V7
-	cfg.HandledAccessNet = 0 // remote SCMs need the network
+	cfg := landlock.V7.BestEffort() // the file rights this kernel has
+	cfg.HandledAccessNet = 0        // remote SCMs need the network
 	// Signals and abstract sockets stay usable: the engine must signal
 	// its steps' process groups, which live in nested domains anyway.
 	cfg.Scoped = 0
