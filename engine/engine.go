@@ -309,13 +309,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	}
 	say("module %s: %s of %s is %s", m.Name, src.Ref(), src.URL, res.Revision)
 
-	// 2. Check out, unless the folder already holds that revision.
-	if err := r.checkout(ctx, m, src, res.Revision, logf, say); err != nil {
-		res.State, res.Reason = report.Failed, err.Error()
-		return r.finish(i, res, log)
-	}
-
-	// 3. The cache key: the revision, the dependencies' keys, the settings.
+	// 2. The cache key: the revision, the dependencies' keys, the settings.
 	deps := map[string]string{}
 	for _, d := range r.g.Deps(i) {
 		deps[r.g.Name(d)] = r.keys[d]
@@ -326,12 +320,21 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	})
 	res.Key = key
 
-	// 4. Reuse an identical earlier build.
+	// 3. Reuse an identical earlier build: nothing is fetched, checked out
+	// or run.
 	if !r.forced(m.Name) && !r.cfg.Archive.Disabled {
 		if ok := r.reuse(m, &res, say); ok {
 			r.keys[i] = key
 			return r.finish(i, res, log)
 		}
+	}
+
+	// 4. Check out: fetch only if the commit is new, then reset the work
+	// tree and remove what an earlier build left, so every build starts
+	// from exactly the pinned content.
+	if err := r.checkout(ctx, m, src, res.Revision, logf, say); err != nil {
+		res.State, res.Reason = report.Failed, err.Error()
+		return r.finish(i, res, log)
 	}
 
 	// 5. Build.
@@ -365,19 +368,10 @@ func (r *runner) finish(i int, res report.Module, log *slog.Logger) bool {
 	return res.State.OK()
 }
 
-// checkout runs the confined SCM step when the source folder does not
-// hold rev yet.
+// checkout runs the confined SCM step: the source folder then holds
+// exactly rev.
 func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source, rev string, logf *os.File, say func(string, ...any)) error {
 	dir := r.layout.SourceDir(m.Name)
-	r.mu.Lock()
-	prev := r.st.Modules[m.Name]
-	r.mu.Unlock()
-	if prev.Checkout == rev {
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			say("source folder already at %s", rev)
-			return nil
-		}
-	}
 	if err := r.prepareDir(m.Name, dir, false); err != nil {
 		return fmt.Errorf("checkout: %w", err)
 	}

@@ -159,3 +159,32 @@ func replace2(s, a, b string) string {
 	s = strings.Replace(s, "%s", a, 1)
 	return strings.Replace(s, "%s", b, 1)
 }
+
+func TestEveryBuildStartsFromThePinnedSource(t *testing.T) {
+	f := newFarm(t)
+	files := script(`test ! -e leftover || { echo "leftover from an earlier build"; exit 9; }
+grep -q original tracked || { echo "tracked file was modified"; exit 8; }
+touch leftover; echo modified > tracked`)
+	files["tracked"] = "original\n"
+	f.repo("m", files)
+	f.config("modules:\n  - {name: m, source: {url: repos/m}}\n")
+	f.mustRun()
+	src := filepath.Join(f.root, "source-root", "m", "autobuild.sh")
+	before, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A no-change run does not touch the work tree at all.
+	f.mustRun()
+	after, _ := os.Stat(src)
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("a no-change run rewrote the work tree")
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "source-root", "m", "leftover")); err != nil {
+		t.Errorf("a no-change run cleaned the work tree (it should not touch it)")
+	}
+	// A rebuild starts clean: the leftover is gone and the file restored.
+	if r := f.run("--force"); r.code != 0 {
+		t.Fatalf("rebuild saw the previous build's changes:\n%s", r.dump())
+	}
+}
