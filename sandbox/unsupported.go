@@ -1,0 +1,48 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// This file keeps autobuild building elsewhere, and failing closed: no
+// step is ever started unconfined because a mechanism is missing.
+
+// ProbeHost reports that this platform enforces nothing.
+func ProbeHost() Host { return Host{} }
+
+// Exec is the Runner; on this platform it refuses every step.
+type Exec struct {
+	Self string
+	Host Host
+}
+
+// NewExec returns ErrUnsupported: autobuild's sandbox needs Linux.
+func NewExec() (*Exec, error) {
+	return nil, fmt.Errorf("%w: autobuild needs Linux (this is %s)", ErrUnsupported, runtime.GOOS)
+}
+
+// Run implements Runner by refusing.
+func (r *Exec) Run(context.Context, *Step) (Result, error) {
+	return Result{}, fmt.Errorf("%w on %s", ErrUnsupported, runtime.GOOS)
+}
+
+// RunHelperIfRequested does nothing: there is no helper mode here.
+func RunHelperIfRequested() {}
+
+// ExecLabel is always "": no SELinux here.
+func ExecLabel(typ, mcs string) string { return "" }
+
+// LabelModuleDir does nothing: no SELinux here.
+func LabelModuleDir(dir, fileType, mcs string) error { return nil }
+
+// EnterEngineDomain does nothing: no SELinux here.
+func EnterEngineDomain() error { return nil }
+
+// ConfineEngine refuses: there is nothing to confine the engine with.
+func ConfineEngine(read, write []string) error {
+	return fmt.Errorf("%w: secure mode needs Linux", ErrUnsupported)
+}
