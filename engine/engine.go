@@ -122,6 +122,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, deps Deps) (*rep
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
+		// On an SELinux host the folders get their file types wherever
+		// the build root is, not only at the policy's default path.
+		if err := sandbox.LabelDir(d, topFileType(d)); err != nil {
+			return nil, fmt.Errorf("label %s: %w", d, err)
+		}
 	}
 	lock, err := runlock.Acquire(layout.LockFile())
 	if err != nil {
@@ -162,7 +167,7 @@ func (r *runner) preflight() error {
 			return
 		}
 		seen[level] = true
-		p := r.profile(level, "", nil)
+		p := r.profile(level, "", nil, nil)
 		if _, missing := r.deps.Host.Check(p); len(missing) > 0 && !r.cfg.AllowWeakerConfinement {
 			problems = append(problems, fmt.Sprintf("trust level %q needs %s", level, strings.Join(missing, ", ")))
 		}
@@ -379,7 +384,7 @@ func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source,
 	if err := r.prepareDir(m.Name, tmp, true); err != nil {
 		return fmt.Errorf("checkout: %w", err)
 	}
-	p := r.profile(r.cfg.SCMLevel, m.Name, nil)
+	p := r.profile(r.cfg.SCMLevel, m.Name, nil, nil)
 	p.Write = append(p.Write, dir, tmp)
 	// The step runs this very binary in its SCM mode.
 	p.Read = append(p.Read, r.deps.Self)
@@ -491,13 +496,14 @@ func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report
 	for _, j := range closure[:len(closure)-1] {
 		depRoots = append(depRoots, r.layout.InstallDir(r.g.Name(j)))
 	}
-	p := r.profile(m.Trust, name, depRoots)
+	depNames := names(r.g, closure[:len(closure)-1])
+	p := r.profile(m.Trust, name, depNames, depRoots)
 	p.Write = append(p.Write, r.layout.SourceDir(name), r.layout.InstallDir(name), r.layout.PackageDir(name), r.layout.TmpDir(name))
 	env := buildEnv(buildContext{
 		Module: name, Source: r.layout.SourceDir(name), Install: r.layout.InstallDir(name),
 		Package: r.layout.PackageDir(name), Tmp: r.layout.TmpDir(name), Counter: r.counter,
 		Timestamp: r.start, Revision: res.Revision, Level: m.Trust, DepRoots: depRoots,
-		DepNames: names(r.g, closure[:len(closure)-1]), Extra: m.Env,
+		DepNames: depNames, Extra: m.Env,
 	})
 	say("build: %s (trust level %s, timeout %s)", m.Command, p.Level, m.Timeout)
 	sr, err := r.deps.Runner.Run(ctx, &sandbox.Step{

@@ -34,3 +34,26 @@ func (l Layout) Tops() []string {
 	}
 	return out
 }
+
+// topFileType is the SELinux file type of a top folder of the build root
+// (policy/selinux/autobuild.fc gives the same types at the default path).
+func topFileType(dir string) string {
+	switch filepath.Base(dir) {
+	case "source-root":
+		return "autobuild_source_t"
+	case "install-root":
+		return "autobuild_install_t"
+	case "package-root":
+		return "autobuild_package_t"
+	case "tmp":
+		return "autobuild_tmp_t"
+	case "build-archive":
+		return "autobuild_archive_t"
+	case "log-root":
+		return "autobuild_log_t"
+	case "sites":
+		return "autobuild_site_t"
+	default:
+		return "autobuild_state_t"
+	}
+}

@@ -85,9 +85,10 @@ func (r *runner) levelRules(name string) string {
 		lv.Confined, lv.Network, lv.SELinuxType, lv.ReadAllInstallRoots, lv.Read, lv.Write, lv.Limits)
 }
 
-// profile resolves a level for one module's step. The caller adds the
-// folders the step may write.
-func (r *runner) profile(levelName, module string, depRoots []string) sandbox.Profile {
+// profile resolves a level for one module's step. deps are the modules
+// whose install roots the step reads (depRoots are those roots). The
+// caller adds the folders the step may write.
+func (r *runner) profile(levelName, module string, deps, depRoots []string) sandbox.Profile {
 	lv := r.level(levelName)
 	p := sandbox.Profile{
 		Level: levelName, Confined: lv.Confined, Network: lv.Network, Limits: lv.Limits,
@@ -98,7 +99,15 @@ func (r *runner) profile(levelName, module string, depRoots []string) sandbox.Pr
 		if r.deps.Host.Root {
 			p.UID, p.GID = id.UID, id.UID
 		}
-		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, id.MCS())
+		ids := []sandbox.ID{id}
+		for _, d := range deps {
+			ids = append(ids, r.ids[d])
+		}
+		mcs := sandbox.MCSWith(ids...)
+		if lv.ReadAllInstallRoots {
+			mcs = sandbox.AllCategories
+		}
+		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, mcs)
 	} else if module == "" && lv.Confined && lv.SELinuxType != "" {
 		// preflight: any label stands for the level's need of SELinux.
 		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, "s0")

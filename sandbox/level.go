@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 )
 
 // Network says what a step may reach.
@@ -117,7 +118,36 @@ type ID struct {
 }
 
 // MCS is the SELinux MLS/MCS part of the module's context: "s0:cA,cB".
-func (id ID) MCS() string { return fmt.Sprintf("s0:c%d,c%d", id.Cats[0], id.Cats[1]) }
+func (id ID) MCS() string { return MCSWith(id) }
+
+// MCSWith is the level of a step that may use the folders of all the given
+// modules: the union of their categories. A build gets its dependencies'
+// categories so it can read their install roots (writing them is denied
+// by Landlock and by their owners' uids).
+func MCSWith(ids ...ID) string {
+	var cats []int
+	for _, id := range ids {
+		cats = append(cats, id.Cats[0], id.Cats[1])
+	}
+	sort.Ints(cats)
+	var b strings.Builder
+	b.WriteString("s0")
+	for i, c := range cats {
+		if i > 0 && c == cats[i-1] {
+			continue
+		}
+		if i == 0 {
+			b.WriteString(":")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "c%d", c)
+	}
+	return b.String()
+}
+
+// AllCategories is the level of a step that may use every module's folders.
+const AllCategories = "s0:c0.c1023"
 
 const (
 	// BuildUIDBase is the first uid of the range module builds run as.

@@ -35,3 +35,13 @@ func LabelModuleDir(dir, fileType, mcs string) error {
 	}
 	return selinux.Chcon(dir, "system_u:object_r:"+fileType+":"+mcs, true)
 }
+
+// LabelDir labels one folder (not its contents) with a file type at level
+// s0; files created in it inherit the type. It does nothing when SELinux
+// is off.
+func LabelDir(dir, fileType string) error {
+	if !selinux.GetEnabled() {
+		return nil
+	}
+	return selinux.Chcon(dir, "system_u:object_r:"+fileType+":s0", false)
+}

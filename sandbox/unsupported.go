@@ -46,3 +46,6 @@ func EnterEngineDomain() error { return nil }
 func ConfineEngine(read, write []string) error {
 	return fmt.Errorf("%w: secure mode needs Linux", ErrUnsupported)
 }
+
+// LabelDir does nothing: no SELinux here.
+func LabelDir(dir, fileType string) error { return nil }
