@@ -99,15 +99,7 @@ func (r *runner) profile(levelName, module string, deps, depRoots []string) sand
 		if r.deps.Host.Root {
 			p.UID, p.GID = id.UID, id.UID
 		}
-		ids := []sandbox.ID{id}
-		for _, d := range deps {
-			ids = append(ids, r.ids[d])
-		}
-		mcs := sandbox.MCSWith(ids...)
-		if lv.ReadAllInstallRoots {
-			mcs = sandbox.AllCategories
-		}
-		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, mcs)
+		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, StepMCS(lv, r.ids, module, deps))
 	} else if module == "" && lv.Confined && lv.SELinuxType != "" {
 		// preflight: any label stands for the level's need of SELinux.
 		p.SELinuxLabel = sandbox.ExecLabel(lv.SELinuxType, "s0")
@@ -120,6 +112,20 @@ func (r *runner) profile(levelName, module string, deps, depRoots []string) sand
 	p.Read = append(p.Read, lv.Read...)
 	p.Write = append(p.Write, lv.Write...)
 	return p
+}
+
+// StepMCS is the MCS level a module's step runs at: its own categories
+// and those of the modules whose install roots it reads (every category at
+// a level that reads all install roots).
+func StepMCS(lv sandbox.Level, ids map[string]sandbox.ID, module string, deps []string) string {
+	if lv.ReadAllInstallRoots {
+		return sandbox.AllCategories
+	}
+	all := []sandbox.ID{ids[module]}
+	for _, d := range deps {
+		all = append(all, ids[d])
+	}
+	return sandbox.MCSWith(all...)
 }
 
 // prepareDir creates a module's folder (emptied first when wipe), owned by

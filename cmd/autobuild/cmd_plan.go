@@ -28,8 +28,10 @@ type planModule struct {
 	Confined    bool     `json:"confined"`
 	SELinuxType string   `json:"selinux_type,omitempty"`
 	MCS         string   `json:"mcs"`
-	UID         int      `json:"uid"`
-	Timeout     string   `json:"timeout"`
+	// StepMCS is the level its build runs at: MCS plus its dependencies'.
+	StepMCS string `json:"step_mcs"`
+	UID     int    `json:"uid"`
+	Timeout string `json:"timeout"`
 }
 
 func newPlanCommand(g *globals) *cobra.Command {
@@ -74,6 +76,7 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: refOf(m.Source.Branch, m.Source.Tag, m.Source.Commit),
 			Command: m.Command, Trust: m.Trust, Network: string(lv.Network), Confined: lv.Confined,
 			SELinuxType: lv.SELinuxType, MCS: ids[m.Name].MCS(), UID: ids[m.Name].UID,
+			StepMCS: engine.StepMCS(lv, ids, m.Name, deps(gr, i)),
 			Timeout: m.Timeout.String(),
 		})
 	}
@@ -106,4 +109,15 @@ func refOf(branch, tag, commit string) string {
 		return "branch " + branch
 	}
 	return "HEAD"
+}
+
+// deps names every module i depends on, transitively.
+func deps(g *graph.Graph, i int) []string {
+	var out []string
+	for _, j := range g.Closure(i) {
+		if j != i {
+			out = append(out, g.Name(j))
+		}
+	}
+	return out
 }

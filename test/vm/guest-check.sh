@@ -257,7 +257,8 @@ exit 0"
 		check "$m: user:role" "$3" "$(echo "$ctx" | cut -d: -f1-2)"
 		if [ "$2" != unconfined_t ]; then
 			mcs=$(echo "$ctx" | cut -d: -f4-)
-			want_mcs=$(plan_field "$m" mcs)
+			want_mcs=$(plan_field "$m" step_mcs)
+			[ -n "$want_mcs" ] || want_mcs=$(plan_field "$m" mcs)
 			if [ -n "$want_mcs" ]; then check "$m: MCS level = the plan's" "$want_mcs" "$mcs"
 			else fail "$m: the plan has no \"mcs\" for it (ran at $mcs)"; fi
 			ptype=$(plan_field "$m" selinux_type)
