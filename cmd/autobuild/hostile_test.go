@@ -369,3 +369,32 @@ func TestSecureModeConfinesTheEngine(t *testing.T) {
 		t.Errorf("control: the unconfined build could not write outside without --secure")
 	}
 }
+
+func TestCustomLevel(t *testing.T) {
+	requireConfinement(t)
+	f := newFarm(t)
+	shared := testutil.Dir(t)
+	os.Chmod(shared, 0o777)
+	// "small" is isolated with an extra writable folder and a 1 MiB file
+	// size limit: the first write works, the 4 MiB one is stopped.
+	f.repo("m", script(`echo ok > "`+shared+`/from-build"
+if dd if=/dev/zero of="$TMPDIR/big" bs=1M count=4 2>/dev/null; then echo "big file written"; exit 7; fi
+true`))
+	f.config(`levels:
+  small:
+    base: isolated
+    write: [` + shared + `]
+    limits: {file_size_mb: 1}
+modules:
+  - {name: m, source: {url: repos/m}, trust: small}
+`)
+	if r := f.run(); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	if b, _ := os.ReadFile(filepath.Join(shared, "from-build")); string(b) != "ok\n" {
+		t.Errorf("the level's extra writable folder was not writable")
+	}
+	if m := module(f.status(), "m"); m.Level != "small" {
+		t.Errorf("level %q", m.Level)
+	}
+}
