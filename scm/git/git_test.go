@@ -16,7 +16,7 @@ func TestResolveAndCheckout(t *testing.T) {
 	repo := testutil.Repo(t, dir, "repo", map[string]string{"f": "one\n"})
 	first := testutil.Git(t, repo, "rev-parse", "HEAD")
 	testutil.Git(t, repo, "tag", "-a", "v1", "-m", "release 1") // annotated
-	testutil.Git(t, repo, "tag", "light")                          // lightweight
+	testutil.Git(t, repo, "tag", "light")                       // lightweight
 	testutil.Git(t, repo, "checkout", "-q", "-b", "dev")
 	dev := testutil.Commit(t, repo, map[string]string{"f": "dev\n"})
 	testutil.Git(t, repo, "checkout", "-q", "main")
