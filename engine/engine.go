@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -276,7 +277,36 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 	if err := r.publish(); err != nil {
 		return r.rep, fmt.Errorf("publish: %w", err)
 	}
+	r.pruneLogs()
 	return r.rep, nil
+}
+
+// logsKept is how many runs' log folders are kept (beyond those a reused
+// module still points at).
+const logsKept = 50
+
+// pruneLogs removes the log folders of old runs that no module's current
+// result refers to.
+func (r *runner) pruneLogs() {
+	keep := map[string]bool{}
+	for _, m := range r.st.Modules {
+		if m.Log != "" {
+			keep[filepath.Dir(m.Log)] = true
+		}
+	}
+	root := filepath.Dir(r.logDir)
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		dir := filepath.Join(root, e.Name())
+		if err != nil || n > r.counter-logsKept || keep[dir] {
+			continue
+		}
+		os.RemoveAll(dir)
+	}
 }
 
 // module checks out, reuses or builds module i. It returns whether its
