@@ -367,13 +367,14 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// 4. Check out: fetch only if the commit is new, then reset the work
 	// tree and remove what an earlier build left, so every build starts
 	// from exactly the pinned content.
-	if err := r.checkout(ctx, m, src, res.Revision, logf, say); err != nil {
+	prep, err := r.checkout(ctx, m, src, res.Revision, logf, say)
+	if err != nil {
 		res.State, res.Reason = report.Failed, err.Error()
 		return r.finish(i, res, log)
 	}
 
 	// 5. Build.
-	if err := r.build(ctx, i, m, &res, logf, say); err != nil {
+	if err := r.build(ctx, i, m, &res, prep, logf, say); err != nil {
 		return r.finish(i, res, log)
 	}
 	r.keys[i] = key
@@ -403,9 +404,31 @@ func (r *runner) finish(i int, res report.Module, log *slog.Logger) bool {
 	return res.State.OK()
 }
 
-// checkout runs the confined SCM step: the source folder then holds
-// exactly rev.
-func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source, rev string, logf *os.File, say func(string, ...any)) error {
+// checkout makes the source folder hold exactly rev. When it holds rev
+// already, only a reset and clean is needed, and that needs no network:
+// it returns a Prepare that the build step runs in its own confinement,
+// saving a process. Otherwise it runs the confined SCM step (which may
+// fetch) and returns nil.
+func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source, rev string, logf *os.File, say func(string, ...any)) (*sandbox.Prepare, error) {
+	dir := r.layout.SourceDir(m.Name)
+	spec, err := scmSpec(src, rev, dir)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	prev := r.st.Modules[m.Name]
+	r.mu.Unlock()
+	if prev.Checkout == rev {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			say("source folder holds %s: the build step resets and cleans it first", rev)
+			return &sandbox.Prepare{Name: PrepareCheckout, Arg: spec}, nil
+		}
+	}
+	return nil, r.scmStep(ctx, m, src, rev, spec, logf, say)
+}
+
+// scmStep runs the confined SCM step.
+func (r *runner) scmStep(ctx context.Context, m *config.Module, src scm.Source, rev, spec string, logf *os.File, say func(string, ...any)) error {
 	dir := r.layout.SourceDir(m.Name)
 	if err := r.prepareDir(m.Name, dir, false); err != nil {
 		return fmt.Errorf("checkout: %w", err)
@@ -420,10 +443,6 @@ func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source,
 	p.Read = append(p.Read, r.deps.Self)
 	if local := localPath(src.URL); local != "" {
 		p.Read = append(p.Read, local)
-	}
-	spec, err := scmSpec(src, rev, dir)
-	if err != nil {
-		return err
 	}
 	say("checkout %s into %s (trust level %s)", rev, dir, p.Level)
 	res, err := r.deps.Runner.Run(ctx, &sandbox.Step{
@@ -510,7 +529,7 @@ func (r *runner) setKey(name string, s moduleState) {
 }
 
 // build runs the module's build command, confined at its trust level.
-func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report.Module, logf *os.File, say func(string, ...any)) error {
+func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report.Module, prep *sandbox.Prepare, logf *os.File, say func(string, ...any)) error {
 	name := m.Name
 	// The folders are about to change: forget what they held.
 	r.setKey(name, moduleState{})
@@ -544,6 +563,7 @@ func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report
 		Stderr:  logf,
 		Timeout: m.Timeout,
 		Profile: p,
+		Prepare: prep,
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
 	switch {

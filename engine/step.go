@@ -22,6 +22,10 @@ import (
 // checkout; the engine runs it confined, as the SCM step.
 const SCMArg = "__scm-checkout"
 
+// PrepareCheckout is the name of the sandbox.Prepare that checks a module
+// out inside its build step (cmd/autobuild registers it).
+const PrepareCheckout = "checkout"
+
 // SCMSpec is the SCM step's instructions, passed as one JSON argument.
 type SCMSpec struct {
 	Source   scm.Source `json:"source"`

@@ -29,6 +29,8 @@ const specEnv = "AUTOBUILD_SANDBOX_SPEC"
 type helperSpec struct {
 	Args    []string `json:"args"`
 	Profile Profile  `json:"profile"`
+	// Prepare runs in the helper before the exec.
+	Prepare *Prepare `json:"prepare,omitempty"`
 	// Skip are mechanisms this host lacks: optional ones, or required ones
 	// that AllowWeaker let go.
 	Skip []string `json:"skip,omitempty"`
@@ -137,7 +139,7 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		// namespace, the helper is its init: its death ends them all.)
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if !step.Profile.Confined {
+	if !step.Profile.Confined && step.Prepare == nil {
 		path, err := lookPath(step.Args[0], step.Env)
 		if err != nil {
 			return nil, err
@@ -156,10 +158,11 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		}
 		return true
 	}
-	if has("pid-namespace") {
+	// An unconfined step gets here only to run its Prepare: no namespaces.
+	if step.Profile.Confined && has("pid-namespace") {
 		attr.Cloneflags |= syscall.CLONE_NEWPID
 	}
-	if step.Profile.Network == NetNone && has("network-namespace") {
+	if step.Profile.Confined && step.Profile.Network == NetNone && has("network-namespace") {
 		attr.Cloneflags |= syscall.CLONE_NEWNET
 	}
 	if attr.Cloneflags != 0 && !r.Host.Root {
@@ -175,7 +178,7 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		p.UID, p.GID = -1, -1
 	}
 	// The helper checks Missing itself too: it applies what the host has.
-	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent})
+	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent, Prepare: step.Prepare})
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,23 @@ func helperMain() error {
 		return fmt.Errorf("find %s: %w", spec.Args[0], err)
 	}
 
+	if p.Confined {
+		if err := confine(p, spec.Skip); err != nil {
+			return err
+		}
+	}
+	// Preparation runs with exactly the step's rights.
+	if err := runPrepare(spec.Prepare); err != nil {
+		return err
+	}
+
+	// Exec replaces the helper; the confinement is inherited.
+	err = syscall.Exec(path, spec.Args, os.Environ())
+	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// confine applies, in order, the in-child mechanisms of p.
+func confine(p Profile, skip []string) error {
 	// rlimits first: lowering them needs no privilege, and RLIMIT_NPROC
 	// must be in place before the uid change makes it count.
 	if err := setLimits(p.Limits); err != nil {
@@ -84,7 +101,7 @@ func helperMain() error {
 
 	// Landlock last: it sets no_new_privs (so nothing the build execs can
 	// gain privileges) and restricts this process and every descendant.
-	if !slices.Contains(spec.Skip, "landlock-fs") {
+	if !slices.Contains(skip, "landlock-fs") {
 		if err := applyLandlock(p); err != nil {
 			return err
 		}
@@ -92,9 +109,7 @@ func helperMain() error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 
-	// Exec replaces the helper; the confinement is inherited.
-	err = syscall.Exec(path, spec.Args, os.Environ())
-	return fmt.Errorf("exec %s: %w", path, err)
+	return nil
 }
 
 func setLimits(l Limits) error {

@@ -49,6 +49,9 @@ type Step struct {
 	// expires, the step's whole process tree is killed.
 	Timeout time.Duration
 	Profile Profile
+	// Prepare, when set, runs in the step's helper once the confinement
+	// is applied, before Args is executed. If it fails, Args never runs.
+	Prepare *Prepare
 }
 
 // Result is how a step ended. A step that ran and failed is a Result with

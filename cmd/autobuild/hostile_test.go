@@ -398,3 +398,30 @@ modules:
 		t.Errorf("level %q", m.Level)
 	}
 }
+
+// A build that plants symlinks in its own work tree must not make the
+// next checkout (a reset inside the next build step) write outside it.
+func TestPlantedSymlinksDoNotEscapeTheReset(t *testing.T) {
+	requireConfinement(t)
+	f := newFarm(t)
+	outside := testutil.Dir(t)
+	os.Chmod(outside, 0o777)
+	target := filepath.Join(outside, "target")
+	os.WriteFile(target, []byte("safe\n"), 0o666)
+	os.Chmod(target, 0o666)
+	files := script(`if [ -L tracked ]; then echo "reset left the planted symlink"; exit 5; fi
+rm -f tracked; ln -s "` + target + `" tracked; ln -s "` + outside + `" dirlink`)
+	files["tracked"] = "tracked content\n"
+	f.repo("m", files)
+	f.config("modules:\n  - {name: m, source: {url: repos/m}}\n")
+	f.mustRun()
+	if r := f.run("--force"); r.code != 0 {
+		t.Fatalf("second build:\n%s", r.dump())
+	}
+	if b, _ := os.ReadFile(target); string(b) != "safe\n" {
+		t.Errorf("the reset wrote through a planted symlink: target now %q", b)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("files appeared outside the work tree: %v", ents)
+	}
+}
