@@ -420,6 +420,10 @@ func (r *runner) checkout(ctx context.Context, m *config.Module, src scm.Source,
 	r.mu.Unlock()
 	if prev.Checkout == rev {
 		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			if fp, err := treeFingerprint(dir); err == nil && fp == prev.Pristine {
+				say("source folder holds %s, untouched since its checkout", rev)
+				return nil, nil
+			}
 			say("source folder holds %s: the build step resets and cleans it first", rev)
 			return &sandbox.Prepare{Name: PrepareCheckout, Arg: spec}, nil
 		}
@@ -459,21 +463,25 @@ func (r *runner) scmStep(ctx context.Context, m *config.Module, src scm.Source, 
 		return fmt.Errorf("checkout: %w", err)
 	}
 	if res.ExitCode != 0 {
-		r.setCheckout(m.Name, "")
+		r.setCheckout(m.Name, "", "")
 		if res.TimedOut {
 			return fmt.Errorf("checkout timed out after %s", m.Timeout)
 		}
 		return fmt.Errorf("checkout failed (exit %d): see the log", res.ExitCode)
 	}
-	r.setCheckout(m.Name, rev)
+	fp, err := treeFingerprint(dir)
+	if err != nil {
+		fp = "" // unknown: the next build resets first
+	}
+	r.setCheckout(m.Name, rev, fp)
 	return nil
 }
 
-func (r *runner) setCheckout(name, rev string) {
+func (r *runner) setCheckout(name, rev, pristine string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.st.Modules[name]
-	s.Checkout = rev
+	s.Checkout, s.Pristine = rev, pristine
 	r.st.Modules[name] = s
 }
 
@@ -521,7 +529,7 @@ func (r *runner) setKey(name string, s moduleState) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev := r.st.Modules[name]
-	s.Checkout = prev.Checkout
+	s.Checkout, s.Pristine = prev.Checkout, prev.Pristine
 	if s.Duration == 0 {
 		s.Duration = prev.Duration // keep the learned duration
 	}

@@ -29,6 +29,9 @@ type moduleState struct {
 	Log string `json:"log,omitempty"`
 	// Checkout is the revision the source folder holds.
 	Checkout string `json:"checkout,omitempty"`
+	// Pristine is the fingerprint of the work tree as checked out: when
+	// the tree still has it, no build has changed it.
+	Pristine string `json:"pristine,omitempty"`
 }
 
 // state is the engine's memory, in state/ of the build root.
