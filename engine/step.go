@@ -214,11 +214,17 @@ var nonIdent = regexp.MustCompile(`[^A-Z0-9_]`)
 // README.md documents every variable set here.
 func buildEnv(c buildContext) []string {
 	env := baseEnv(c.Tmp)
+	// Only folders that exist: every process of the build searches these
+	// lists (the dynamic loader, for each library), and a long list of
+	// missing folders costs thousands of failed opens per process.
 	paths := func(subdirs ...string) []string {
 		var out []string
 		for _, root := range c.DepRoots {
 			for _, s := range subdirs {
-				out = append(out, filepath.Join(root, s))
+				p := filepath.Join(root, s)
+				if info, err := os.Stat(p); err == nil && info.IsDir() {
+					out = append(out, p)
+				}
 			}
 		}
 		return out
