@@ -153,19 +153,8 @@ func (r *runner) prepareDir(module, dir string, wipe bool) error {
 	return sandbox.LabelModuleDir(dir, fileType(dir), id.MCS())
 }
 
-// fileType is the SELinux file type of a module folder by its top folder.
-func fileType(dir string) string {
-	switch filepath.Base(filepath.Dir(dir)) {
-	case "source-root":
-		return "autobuild_source_t"
-	case "install-root":
-		return "autobuild_install_t"
-	case "package-root":
-		return "autobuild_package_t"
-	default:
-		return "autobuild_tmp_t"
-	}
-}
+// fileType is the SELinux file type of a module folder: its top folder's.
+func fileType(dir string) string { return topFileType(filepath.Dir(dir)) }
 
 // chownTree gives dir to uid:gid; the tree below too when dir belonged to
 // someone else (a first checkout, or a module whose uid changed).

@@ -95,23 +95,7 @@ func hostileFarm(t *testing.T, trust string, control bool) *attackEnv {
 	outside := testutil.Dir(t)
 	os.Chmod(outside, 0o777)
 
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	conns := &atomic.Int32{}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, conns := tcpListener(t)
 	daemon := fmt.Sprintf("%d", time.Now().UnixNano())
 	t.Cleanup(func() { exec.Command("pkill", "-9", "-f", "hostile-daemon-"+daemon).Run() })
 
@@ -189,6 +173,27 @@ func (e *attackEnv) sideEffects() map[string]bool {
 		"d-connect":       e.conns.Load() > 0,
 		"i-daemon":        daemonAlive,
 	}
+}
+
+// tcpListener listens on the host's loopback and counts connections.
+func tcpListener(t *testing.T) (int, *atomic.Int32) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns := &atomic.Int32{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, conns
 }
 
 func requireConfinement(t *testing.T) {
@@ -271,23 +276,7 @@ func TestHostileControl(t *testing.T) {
 func TestNetworkLevelAllowsOutgoing(t *testing.T) {
 	requireConfinement(t)
 	f := newFarm(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, conns := tcpListener(t)
 	body := fmt.Sprintf("#!/bin/bash\necho hi > /dev/tcp/127.0.0.1/%d\n", port)
 	f.repo("net", map[string]string{"autobuild.sh": body})
 	f.repo("nonet", map[string]string{"autobuild.sh": body})
