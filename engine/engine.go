@@ -229,7 +229,7 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 	r.keys = make([]string, r.g.Len())
 	r.rep = &report.Run{Counter: r.counter, Start: r.start, Modules: make([]report.Module, r.g.Len())}
 	for i, m := range r.cfg.Modules {
-		r.rep.Modules[i] = report.Module{Name: m.Name, Depends: m.Depends, Level: m.Trust}
+		r.rep.Modules[i] = report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust}
 	}
 
 	workers := r.cfg.Workers
@@ -313,7 +313,7 @@ func (r *runner) pruneLogs() {
 // dependents may build.
 func (r *runner) module(ctx context.Context, i int) bool {
 	m := &r.cfg.Modules[i]
-	res := report.Module{Name: m.Name, Depends: m.Depends, Level: m.Trust, Start: r.deps.Now()}
+	res := report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust, Start: r.deps.Now()}
 	r.deps.Progress(Event{Module: m.Name, Phase: "start"})
 	log := r.deps.Log.With("module", m.Name)
 

@@ -63,7 +63,7 @@ func newFixture(t *testing.T, counter int) *fixture {
 						{Path: "libfoo_1.2_amd64.deb", Size: 10, SHA256: "aa"},
 						{Path: "src/libfoo-1.2.tar.gz", Size: 3000, SHA256: "bb"},
 					}},
-				{Name: "app", State: report.Cached, Depends: []string{"libfoo"}, Revision: "fedcba98", Key: "k-app", CachedFrom: 3,
+				{Name: "app", State: report.Cached, Depends: []string{"libfoo"}, Groups: []string{"core", "apps"}, Revision: "fedcba98", Key: "k-app", CachedFrom: 3,
 					Level: "network", Start: t0.Add(13 * time.Second), Duration: 250 * time.Millisecond,
 					Artifacts: []report.Artifact{{Path: "app.bin", Size: 2 << 20, SHA256: "cc"}}},
 				{Name: "broken", State: report.Failed, Reason: "build exited with status 2", Revision: "77aa", Level: "isolated",

@@ -28,6 +28,7 @@ type Module struct {
 	State    State    `json:"state"`
 	Reason   string   `json:"reason,omitempty"`
 	Depends  []string `json:"depends,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
 	Revision string   `json:"revision,omitempty"`
 	// Key is the build's cache key.
 	Key string `json:"key,omitempty"`
