@@ -44,6 +44,14 @@ the graph allows, each confined at its trust level), reuse the others from the
 build archive, and publish the status site atomically.
 
 ` + exitCodesHelp,
+		Example: `  # what cron runs: quiet unless something is wrong
+  autobuild run --config /etc/autobuild/autobuild.yaml
+
+  # by hand: progress lines, four modules at once, rebuild libfoo
+  autobuild run -j 4 --force=libfoo --progress=plain
+
+  # the engine itself confined too
+  autobuild-secure run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			code, err := runRun(cmd.Context(), o, g)
