@@ -388,3 +388,36 @@ func TestTimeoutKillsTheTree(t *testing.T) {
 		t.Errorf("a process of the timed-out build is still alive")
 	}
 }
+
+func TestInterruptedRunKeepsPreviousSite(t *testing.T) {
+	f := newFarm(t)
+	repo := f.repo("mod", script(`echo one > "$AUTOBUILD_PACKAGE_ROOT/out"`))
+	f.config("modules:\n  - {name: mod, source: {url: repos/mod}}\n")
+	if r := f.run(); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	before, _ := os.Readlink(filepath.Join(f.root, "public_html"))
+	testutil.Commit(t, repo, script(`touch "$AUTOBUILD_PACKAGE_ROOT/started"; sleep 300`))
+	eng := exec.Command(bin, "run", "--config", f.cfg)
+	var errb bytes.Buffer
+	eng.Stderr = &errb
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(f.root, "package-root", "mod", "started"), 30*time.Second)
+	start := time.Now()
+	eng.Process.Signal(syscall.SIGINT)
+	err := eng.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("interrupted run: %v, want exit 130\n%s", err, errb.String())
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("the run took %s to stop after SIGINT", time.Since(start))
+	}
+	if after, _ := os.Readlink(filepath.Join(f.root, "public_html")); after != before {
+		t.Errorf("an interrupted run published a site")
+	}
+	if exec.Command("pgrep", "-f", "sleep 300").Run() == nil {
+		t.Errorf("the build outlived the interrupted run")
+	}
+}
