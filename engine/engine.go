@@ -154,6 +154,7 @@ type runner struct {
 	keys    []string // cache key per module, set when it finished OK
 
 	archiving sync.WaitGroup // archive stores in flight
+	dirs      sync.Map       // path → bool: folders of finished modules that exist
 
 	mu  sync.Mutex // guards st and rep.Modules[i] writes from workers
 	rep *report.Run
@@ -560,7 +561,7 @@ func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report
 		Module: name, Source: r.layout.SourceDir(name), Install: r.layout.InstallDir(name),
 		Package: r.layout.PackageDir(name), Tmp: r.layout.TmpDir(name), Counter: r.counter,
 		Timestamp: r.start, Revision: res.Revision, Level: m.Trust, DepRoots: depRoots,
-		DepNames: depNames, Extra: m.Env,
+		DepNames: depNames, Extra: m.Env, IsDir: r.isDir,
 	})
 	say("build: %s (trust level %s, timeout %s)", m.Command, p.Level, m.Timeout)
 	sr, err := r.deps.Runner.Run(ctx, &sandbox.Step{
@@ -605,6 +606,18 @@ func (r *runner) build(ctx context.Context, i int, m *config.Module, res *report
 		})
 	}
 	return nil
+}
+
+// isDir reports whether a folder exists, asking the file system once per
+// path and run: every dependent asks about the same install roots.
+func (r *runner) isDir(p string) bool {
+	if v, ok := r.dirs.Load(p); ok {
+		return v.(bool)
+	}
+	info, err := os.Stat(p)
+	ok := err == nil && info.IsDir()
+	r.dirs.Store(p, ok)
+	return ok
 }
 
 // artifacts lists the files a module's package folder holds.

@@ -194,6 +194,9 @@ type buildContext struct {
 	Revision, Level                       string
 	DepRoots, DepNames                    []string
 	Extra                                 []string
+	// IsDir reports whether a folder exists (memoized by the run: the
+	// install roots of finished dependencies do not change).
+	IsDir func(string) bool
 }
 
 var nonIdent = regexp.MustCompile(`[^A-Z0-9_]`)
@@ -210,8 +213,7 @@ func buildEnv(c buildContext) []string {
 		var out []string
 		for _, root := range c.DepRoots {
 			for _, s := range subdirs {
-				p := filepath.Join(root, s)
-				if info, err := os.Stat(p); err == nil && info.IsDir() {
+				if p := filepath.Join(root, s); c.IsDir(p) {
 					out = append(out, p)
 				}
 			}
