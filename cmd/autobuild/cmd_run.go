@@ -25,6 +25,7 @@ type RunOptions struct {
 	Secure   bool
 }
 
+// AddFlags binds the options to the run command's flags.
 func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.Jobs, "jobs", "j", 0, "modules built at once (default: workers from the config, else one per CPU)")
 	fs.StringSliceVar(&o.Force, "force", nil, "rebuild even if unchanged: --force for all modules, --force=a,b for some")

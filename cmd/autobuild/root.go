@@ -23,6 +23,7 @@ type globals struct {
 	code           int // exit code of a command that succeeded as a command
 }
 
+// AddFlags binds the global options to the root command's flags.
 func (g *globals) AddFlags(fs *pflag.FlagSet) {
 	def := os.Getenv("AUTOBUILD_CONFIG")
 	if def == "" {
