@@ -15,23 +15,31 @@ import "path/filepath"
 type Layout struct{ Root string }
 
 // SourceDir is module m's checkout.
-func (l Layout) SourceDir(m string) string  { return filepath.Join(l.Root, "source-root", m) }
+func (l Layout) SourceDir(m string) string { return filepath.Join(l.Root, "source-root", m) }
+
 // InstallDir is module m's virtual install root.
 func (l Layout) InstallDir(m string) string { return filepath.Join(l.Root, "install-root", m) }
+
 // PackageDir is where module m's build leaves packages and artifacts.
 func (l Layout) PackageDir(m string) string { return filepath.Join(l.Root, "package-root", m) }
+
 // TmpDir is module m's private HOME and TMPDIR.
-func (l Layout) TmpDir(m string) string     { return filepath.Join(l.Root, "tmp", m) }
+func (l Layout) TmpDir(m string) string { return filepath.Join(l.Root, "tmp", m) }
+
 // ArchiveDir holds the build archive.
-func (l Layout) ArchiveDir() string         { return filepath.Join(l.Root, "build-archive") }
+func (l Layout) ArchiveDir() string { return filepath.Join(l.Root, "build-archive") }
+
 // LogDir holds the logs of run number run.
 func (l Layout) LogDir(run int) string {
 	return filepath.Join(l.Root, "log-root", itoa(run))
 }
+
 // SitesDir holds the published sites.
 func (l Layout) SitesDir() string { return filepath.Join(l.Root, "sites") }
+
 // StateDir holds the lock, the counter, the history and module state.
 func (l Layout) StateDir() string { return filepath.Join(l.Root, "state") }
+
 // LockFile is the run lock.
 func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
 
