@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -412,5 +413,47 @@ rm -f tracked; ln -s "` + target + `" tracked; ln -s "` + outside + `" dirlink`)
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
 		t.Errorf("files appeared outside the work tree: %v", ents)
+	}
+}
+
+// TestUnprivilegedEngine runs the engine as an ordinary user, as a build
+// farm's "builder" account would: namespaces come from a user namespace,
+// and Landlock still keeps a build away from the engine's state.
+func TestUnprivilegedEngine(t *testing.T) {
+	requireConfinement(t)
+	if !sandbox.ProbeHost().UserNS {
+		testutil.Skip(t, "needs user namespaces")
+	}
+	f := newFarm(t)
+	f.repo("lib", script(`mkdir -p "$AUTOBUILD_INSTALL_ROOT/usr/lib"; echo lib > "$AUTOBUILD_INSTALL_ROOT/usr/lib/x"`))
+	f.repo("app", script(`cat "$AUTOBUILD_DEP_LIB_ROOT/usr/lib/x"
+if echo pwned > "$AUTOBUILD_SOURCE_ROOT/../../state/pwned"; then exit 7; fi
+if (echo hi > /dev/tcp/127.0.0.1/9) 2>/dev/null; then exit 8; fi
+test "$(id -u)" = 65534`))
+	f.config("modules:\n  - {name: lib, source: {url: repos/lib}}\n  - {name: app, source: {url: repos/app}, depends: [lib]}\n")
+	const nobody = 65534
+	if err := filepath.WalkDir(f.dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", f.cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + f.dir}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run as nobody: %v\n%s", err, out)
+	}
+	st := f.status()
+	for _, m := range st.Modules {
+		if m.State != report.Built {
+			t.Errorf("%s: %s (%s)", m.Name, m.State, m.Reason)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "state", "pwned")); err == nil {
+		t.Errorf("a build of an unprivileged engine wrote the engine's state")
 	}
 }
