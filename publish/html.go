@@ -40,6 +40,7 @@ var index = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE ht
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>autobuild run {{.Run.Counter}}: {{.Verdict}}</title>
+<link rel="alternate" type="application/atom+xml" title="autobuild runs" href="feed.atom">
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
@@ -51,7 +52,7 @@ code{font-size:.9em}.warn{color:#cf222e}small{color:#666}
 <h1>autobuild run {{.Run.Counter}}: <span class="{{if .Summary.OK}}ok{{else}}bad{{end}}">{{.Verdict}}</span></h1>
 <p>Started {{when .Run.Start}}, took {{dur .Run.Duration}}.
 {{.Summary.Built}} built, {{.Summary.Cached}} reused, {{.Summary.Failed}} failed, {{.Summary.Skipped}} skipped.
-Machine-readable: <a href="status.json">status.json</a>.</p>
+Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href="feed.atom">feed.atom</a>.</p>
 <table>
 <thead><tr><th>Module</th><th>Status</th><th>Revision</th><th>Trust level</th><th>Duration</th><th>Log</th><th>Artifacts</th></tr></thead>
 <tbody>

@@ -90,6 +90,14 @@ func Site(public, sites string, keep int, in Input) (err error) {
 	if err := writeFile(filepath.Join(dir, "status.json"), append(status, '\n')); err != nil {
 		return err
 	}
+	var feed bytes.Buffer
+	if err := renderAtom(&feed, &run); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "feed.atom"), feed.Bytes()); err != nil {
+		return err
+	}
+	// index.html last: its presence marks a finished site (see prune).
 	var page bytes.Buffer
 	if err := renderIndex(&page, &run); err != nil {
 		return err

@@ -222,7 +222,7 @@ func TestSiteGolden(t *testing.T) {
 	if err := publish.Site(public, sites, 3, f.in); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"index.html", "status.json"} {
+	for _, name := range []string{"index.html", "status.json", "feed.atom"} {
 		b, err := os.ReadFile(filepath.Join(public, name))
 		if err != nil {
 			t.Fatal(err)
@@ -334,8 +334,8 @@ func TestPublishedFilesAreReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 8 { // index.html, status.json, 3 logs, 3 artifacts
-		t.Errorf("published %d files, want 8", n)
+	if n != 9 { // index.html, status.json, feed.atom, 3 logs, 3 artifacts
+		t.Errorf("published %d files, want 9", n)
 	}
 }
 

@@ -1,0 +1,71 @@
+package publish
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/autobuild/autobuild/engine/report"
+)
+
+// The Atom feed has one entry per run in the history, newest first, so a
+// feed reader shows each run's verdict as it happens.
+
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Title   string      `xml:"title"`
+	ID      string      `xml:"id"`
+	Updated string      `xml:"updated"`
+	Link    atomLink    `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Href string `xml:"href,attr"`
+}
+
+type atomEntry struct {
+	Title   string   `xml:"title"`
+	ID      string   `xml:"id"`
+	Updated string   `xml:"updated"`
+	Link    atomLink `xml:"link"`
+	Summary string   `xml:"summary"`
+}
+
+func renderAtom(w io.Writer, run *report.Run) error {
+	history := run.History
+	if len(history) == 0 {
+		history = []report.Summary{run.Summarize()}
+	}
+	f := atomFeed{
+		Title:   "autobuild runs",
+		ID:      "urn:autobuild:runs",
+		Updated: run.Start.UTC().Format(time.RFC3339),
+		Link:    atomLink{Href: "index.html"},
+	}
+	for _, h := range history {
+		verdict := "all modules built"
+		if !h.OK() {
+			verdict = fmt.Sprintf("%d failed, %d skipped", h.Failed, h.Skipped)
+		}
+		f.Entries = append(f.Entries, atomEntry{
+			Title:   fmt.Sprintf("run %d: %s", h.Counter, verdict),
+			ID:      fmt.Sprintf("urn:autobuild:run:%d", h.Counter),
+			Updated: h.Start.Add(h.Duration).UTC().Format(time.RFC3339),
+			Link:    atomLink{Href: "index.html"},
+			Summary: fmt.Sprintf("%d built, %d reused, %d failed, %d skipped in %s",
+				h.Built, h.Cached, h.Failed, h.Skipped, h.Duration.Round(time.Millisecond)),
+		})
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
