@@ -18,7 +18,12 @@ type atomFeed struct {
 	ID      string      `xml:"id"`
 	Updated string      `xml:"updated"`
 	Link    atomLink    `xml:"link"`
+	Author  atomAuthor  `xml:"author"` // required by RFC 4287
 	Entries []atomEntry `xml:"entry"`
+}
+
+type atomAuthor struct {
+	Name string `xml:"name"`
 }
 
 type atomLink struct {
@@ -43,6 +48,7 @@ func renderAtom(w io.Writer, run *report.Run) error {
 		ID:      "urn:autobuild:runs",
 		Updated: run.Start.UTC().Format(time.RFC3339),
 		Link:    atomLink{Href: "index.html"},
+		Author:  atomAuthor{Name: "autobuild"},
 	}
 	for _, h := range history {
 		verdict := "all modules built"
