@@ -95,7 +95,7 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	// WaitDelay bounds how long a grandchild holding the output open can
 	// keep Wait blocked after the step itself exited.
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = outputGrace
 
 	start := time.Now()
 	err = startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux)
@@ -250,6 +250,7 @@ func killGroup(pid int) error {
 // writer.
 type outputs struct {
 	ends  []*os.File // the child's ends, closed in the parent after start
+	reads []*os.File // our ends
 	waits []chan error
 }
 
@@ -267,10 +268,10 @@ func (o *outputs) file(w io.Writer) *os.File {
 	done := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(w, pr)
-		pr.Close()
 		done <- err
 	}()
 	o.ends = append(o.ends, pw)
+	o.reads = append(o.reads, pr)
 	o.waits = append(o.waits, done)
 	return pw
 }
@@ -283,10 +284,28 @@ func (o *outputs) started() {
 	o.ends = nil
 }
 
-// wait waits for the copies to finish (all writers have closed).
+// wait waits for the copies to finish (every writer has closed), but not
+// longer than outputGrace: a process that escaped the step's process
+// group (possible only unconfined) may hold a pipe open for ever.
 func (o *outputs) wait() {
 	o.started()
-	for _, d := range o.waits {
+	timer := time.NewTimer(outputGrace)
+	defer timer.Stop()
+	expired := false
+	for i, d := range o.waits {
+		if !expired {
+			select {
+			case <-d:
+				o.reads[i].Close()
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		o.reads[i].Close() // unblocks the copy
 		<-d
 	}
 }
+
+// outputGrace bounds how long output may trail the step's exit.
+const outputGrace = 5 * time.Second
