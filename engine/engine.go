@@ -219,6 +219,7 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 		return nil, fmt.Errorf("run counter: %w", err)
 	}
 	r.start = r.deps.Now()
+	r.deps.Log = r.deps.Log.With("run", r.counter)
 	if r.st, err = loadState(r.layout.StateDir()); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
@@ -326,8 +327,12 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	}
 	defer logf.Close()
 	res.Log = logPath
+	// say writes to the module's log, and to the structured log at debug
+	// level (--log-level debug --log-format json gives every step).
 	say := func(format string, args ...any) {
-		fmt.Fprintf(logf, "autobuild: "+format+"\n", args...)
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(logf, "autobuild: %s\n", msg)
+		log.Debug(msg)
 	}
 
 	// 1. Resolve the revision: cheap, and it feeds the cache key.

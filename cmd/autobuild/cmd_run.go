@@ -90,7 +90,7 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) (int, error) {
 	progress := newProgress(o.Progress, g.stderr)
 	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
 		Runner: runner, Host: runner.Host, Self: runner.Self,
-		Progress: progress, Log: g.logger().With("run", "autobuild"),
+		Progress: progress, Log: g.logger(),
 	})
 	if err != nil {
 		return exitCode(ctx, err), err
