@@ -208,70 +208,54 @@ func testExitCodeAndOutput(t *testing.T, r sandbox.Runner) {
 }
 
 func testDirAndEnv(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
-			}
-			src := filepath.Join(w, "src", "module")
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if uid, gid := buildIDs(); uid >= 0 {
-				os.Chown(filepath.Dir(src), uid, gid)
-				os.Chown(src, uid, gid)
-			}
-			// A name the test process itself does not have, and a value with
-			// spaces, '=' and a newline.
-			want := env("HOME="+w, "AUTOBUILD_MODULE=demo", "WEIRD=a b=c\nd", "EMPTY=")
-			o := run(context.Background(), r, sandbox.Step{Args: []string{"/usr/bin/env", "-0"}, Dir: src, Env: want, Timeout: 20 * time.Second, Profile: prof})
-			if o.err != nil || o.res.ExitCode != 0 {
-				t.Fatalf("env: %v", o)
-			}
-			got := strings.Split(strings.TrimSuffix(o.stdout, "\x00"), "\x00")
-			if !slices.Equal(got, want) {
-				t.Errorf("the step's environment is\n%q\nwant exactly\n%q", got, want)
-			}
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		src := filepath.Join(w, "src", "module")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if uid, gid := buildIDs(); uid >= 0 {
+			os.Chown(filepath.Dir(src), uid, gid)
+			os.Chown(src, uid, gid)
+		}
+		// A name the test process itself does not have, and a value with
+		// spaces, '=' and a newline.
+		want := env("HOME="+w, "AUTOBUILD_MODULE=demo", "WEIRD=a b=c\nd", "EMPTY=")
+		o := run(context.Background(), r, sandbox.Step{Args: []string{"/usr/bin/env", "-0"}, Dir: src, Env: want, Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 {
+			t.Fatalf("env: %v", o)
+		}
+		got := strings.Split(strings.TrimSuffix(o.stdout, "\x00"), "\x00")
+		if !slices.Equal(got, want) {
+			t.Errorf("the step's environment is\n%q\nwant exactly\n%q", got, want)
+		}
 
-			o = run(context.Background(), r, sandbox.Step{Args: []string{"/bin/pwd", "-P"}, Dir: src, Env: env(), Timeout: 20 * time.Second, Profile: prof})
-			real, _ := filepath.EvalSymlinks(src)
-			if o.err != nil || o.res.ExitCode != 0 || strings.TrimSpace(o.stdout) != real {
-				t.Errorf("pwd: %v, want %s", o, real)
-			}
-		})
-	}
+		o = run(context.Background(), r, sandbox.Step{Args: []string{"/bin/pwd", "-P"}, Dir: src, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		real, _ := filepath.EvalSymlinks(src)
+		if o.err != nil || o.res.ExitCode != 0 || strings.TrimSpace(o.stdout) != real {
+			t.Errorf("pwd: %v, want %s", o, real)
+		}
+	})
 }
 
 func testPATH(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		// Step.Args doc: Args[0] is looked up in PATH of Env (not in
+		// the engine's PATH).
+		bin := filepath.Join(w, "bin")
+		if err := os.Mkdir(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, "autobuild-probe-tool"), []byte("#!/bin/sh\necho found \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		o := run(context.Background(), r, sandbox.Step{Args: []string{"autobuild-probe-tool", "x"}, Dir: w,
+			Env: []string{"PATH=" + bin + ":/usr/bin:/bin"}, Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 || o.stdout != "found x\n" {
+			if !prof.Confined {
 			}
-			// Step.Args doc: Args[0] is looked up in PATH of Env (not in
-			// the engine's PATH).
-			bin := filepath.Join(w, "bin")
-			if err := os.Mkdir(bin, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(bin, "autobuild-probe-tool"), []byte("#!/bin/sh\necho found \"$@\"\n"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			o := run(context.Background(), r, sandbox.Step{Args: []string{"autobuild-probe-tool", "x"}, Dir: w,
-				Env: []string{"PATH=" + bin + ":/usr/bin:/bin"}, Timeout: 20 * time.Second, Profile: prof})
-			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "found x\n" {
-				if !prof.Confined {
-				}
-				t.Errorf("a command in the step's PATH: %v", o)
-			}
-		})
-	}
+			t.Errorf("a command in the step's PATH: %v", o)
+		}
+	})
 }
 
 // procs returns the pids of processes whose command line holds token.
@@ -322,135 +306,102 @@ func gone(token string, within time.Duration) []int {
 }
 
 func testTimeout(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		child, childTok := sleeper(t)
+		grandchild, grandTok := sleeper(t)
+		// The grandchild keeps stdout open: if it survived, the runner
+		// would also block on the output pipe.
+		script := fmt.Sprintf("(%s; echo never) & echo started; %s; echo never", grandchild, child)
+		var daemonTok string
+		if prof.Confined {
+			// A daemon in a session of its own escapes the process
+			// group; a confined step's tree must die anyway.
+			var daemon string
+			daemon, daemonTok = sleeper(t)
+			script = fmt.Sprintf("setsid %s >/dev/null 2>&1 < /dev/null & %s", daemon, script)
+		}
+		start := time.Now()
+		o := run(context.Background(), r, sandbox.Step{Args: sh(script), Dir: w, Env: env(), Timeout: 400 * time.Millisecond, Profile: prof})
+		took := time.Since(start)
+		if o.err != nil {
+			t.Fatalf("Run: %v", o.err)
+		}
+		if !o.res.TimedOut {
+			t.Errorf("TimedOut = false: %v", o)
+		}
+		if o.res.ExitCode == 0 {
+			t.Errorf("a killed step has exit code 0")
+		}
+		if o.stdout != "started\n" {
+			t.Errorf("stdout = %q, want the output before the kill and nothing after", o.stdout)
+		}
+		if took > 3*time.Second {
+			t.Errorf("Run took %v for a 400ms timeout", took)
+		}
+		for what, tok := range map[string]string{"step's child": childTok, "background grandchild": grandTok, "setsid daemon": daemonTok} {
+			if tok == "" {
+				continue
 			}
-			child, childTok := sleeper(t)
-			grandchild, grandTok := sleeper(t)
-			// The grandchild keeps stdout open: if it survived, the runner
-			// would also block on the output pipe.
-			script := fmt.Sprintf("(%s; echo never) & echo started; %s; echo never", grandchild, child)
-			var daemonTok string
-			if prof.Confined {
-				// A daemon in a session of its own escapes the process
-				// group; a confined step's tree must die anyway.
-				var daemon string
-				daemon, daemonTok = sleeper(t)
-				script = fmt.Sprintf("setsid %s >/dev/null 2>&1 < /dev/null & %s", daemon, script)
+			if left := gone(tok, 2*time.Second); len(left) > 0 {
+				t.Errorf("the %s survived the timeout: pids %v", what, left)
 			}
-			start := time.Now()
-			o := run(context.Background(), r, sandbox.Step{Args: sh(script), Dir: w, Env: env(), Timeout: 400 * time.Millisecond, Profile: prof})
-			took := time.Since(start)
-			if o.err != nil {
-				t.Fatalf("Run: %v", o.err)
-			}
-			if !o.res.TimedOut {
-				t.Errorf("TimedOut = false: %v", o)
-			}
-			if o.res.ExitCode == 0 {
-				t.Errorf("a killed step has exit code 0")
-			}
-			if o.stdout != "started\n" {
-				t.Errorf("stdout = %q, want the output before the kill and nothing after", o.stdout)
-			}
-			if took > 3*time.Second {
-				t.Errorf("Run took %v for a 400ms timeout", took)
-			}
-			for what, tok := range map[string]string{"step's child": childTok, "background grandchild": grandTok, "setsid daemon": daemonTok} {
-				if tok == "" {
-					continue
-				}
-				if left := gone(tok, 2*time.Second); len(left) > 0 {
-					t.Errorf("the %s survived the timeout: pids %v", what, left)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func testCancel(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
-			}
-			cmd, tok := sleeper(t)
-			ctx, cancel := context.WithCancelCause(context.Background())
-			time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("run cancelled")) })
-			o := run(ctx, r, sandbox.Step{Args: sh(cmd), Dir: w, Env: env(), Timeout: time.Minute, Profile: prof})
-			if o.err != nil {
-				t.Fatalf("Run: %v", o.err)
-			}
-			if o.res.TimedOut {
-				t.Error("a cancelled step is reported as timed out")
-			}
-			if o.res.ExitCode == 0 {
-				t.Error("a cancelled step has exit code 0")
-			}
-			if left := gone(tok, 2*time.Second); len(left) > 0 {
-				t.Errorf("the step survived cancellation: pids %v", left)
-			}
-		})
-	}
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		cmd, tok := sleeper(t)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("run cancelled")) })
+		o := run(ctx, r, sandbox.Step{Args: sh(cmd), Dir: w, Env: env(), Timeout: time.Minute, Profile: prof})
+		if o.err != nil {
+			t.Fatalf("Run: %v", o.err)
+		}
+		if o.res.TimedOut {
+			t.Error("a cancelled step is reported as timed out")
+		}
+		if o.res.ExitCode == 0 {
+			t.Error("a cancelled step has exit code 0")
+		}
+		if left := gone(tok, 2*time.Second); len(left) > 0 {
+			t.Errorf("the step survived cancellation: pids %v", left)
+		}
+	})
 }
 
 func testLeftovers(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
-			}
-			cmd, tok := sleeper(t)
-			// The step exits at once, leaving a background process in its
-			// process group (with output closed, so only a kill ends it).
-			o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " >/dev/null 2>&1 </dev/null & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
-			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
-				t.Fatalf("step: %v", o)
-			}
-			if left := gone(tok, 2*time.Second); len(left) > 0 {
-				t.Errorf("a background process outlived its step: pids %v", left)
-			}
-		})
-	}
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		cmd, tok := sleeper(t)
+		// The step exits at once, leaving a background process in its
+		// process group (with output closed, so only a kill ends it).
+		o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " >/dev/null 2>&1 </dev/null & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
+			t.Fatalf("step: %v", o)
+		}
+		if left := gone(tok, 2*time.Second); len(left) > 0 {
+			t.Errorf("a background process outlived its step: pids %v", left)
+		}
+	})
 }
 
 func testOutputHolder(t *testing.T, r sandbox.Runner) {
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			w := writeDir(t)
-			prof := p.make(w)
-			if prof.Confined {
-				requireHost(t, prof)
-			} else {
-			}
-			cmd, tok := sleeper(t)
-			// The step exits at once; its background process keeps the
-			// output pipe open. Run must still return promptly.
-			start := time.Now()
-			o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("Run took %v for a step that exited at once", took)
-			}
-			if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
-				t.Errorf("step: %v", o)
-			}
-			if left := gone(tok, 2*time.Second); len(left) > 0 {
-				t.Errorf("a background process outlived its step: pids %v", left)
-			}
-		})
-	}
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		cmd, tok := sleeper(t)
+		// The step exits at once; its background process keeps the
+		// output pipe open. Run must still return promptly.
+		start := time.Now()
+		o := run(context.Background(), r, sandbox.Step{Args: sh(cmd + " & echo bye"), Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("Run took %v for a step that exited at once", took)
+		}
+		if o.err != nil || o.res.ExitCode != 0 || o.stdout != "bye\n" {
+			t.Errorf("step: %v", o)
+		}
+		if left := gone(tok, 2*time.Second); len(left) > 0 {
+			t.Errorf("a background process outlived its step: pids %v", left)
+		}
+	})
 }
 
 // attackEnv is what the confinement checks attack: things outside the
@@ -734,5 +685,23 @@ func Unsupported(t *testing.T, r sandbox.Runner) {
 	}
 	if len(o.res.Missing) == 0 {
 		t.Error("with AllowWeaker, Result.Missing does not say what was not enforced")
+	}
+}
+
+// forEachProfile runs fn in parallel subtests, one per profile (unconfined
+// and isolated), with a fresh writable folder w; confined profiles are
+// skipped (or failed, when skips are disallowed) where the host lacks
+// what they need.
+func forEachProfile(t *testing.T, fn func(t *testing.T, w string, prof sandbox.Profile)) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := writeDir(t)
+			prof := p.make(w)
+			if prof.Confined {
+				requireHost(t, prof)
+			}
+			fn(t, w, prof)
+		})
 	}
 }
