@@ -36,7 +36,7 @@ import (
 	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/sandbox"
 	"github.com/autobuild/autobuild/scm"
-	_ "github.com/autobuild/autobuild/scm/git" // the git SCM registers itself
+	scmgit "github.com/autobuild/autobuild/scm/git" // also registers the git SCM
 )
 
 // Version is the engine version; it is part of every cache key.
@@ -187,7 +187,7 @@ func (r *runner) preflight() error {
 		// build root, the sources and this binary must let them pass.
 		paths := []string{r.cfg.BuildRoot, r.deps.Self}
 		for _, m := range r.cfg.Modules {
-			if p := localPath(m.Source.URL); p != "" {
+			if p := scmgit.LocalPath(m.Source.URL); p != "" {
 				paths = append(paths, p)
 			}
 		}
@@ -451,7 +451,7 @@ func (r *runner) scmStep(ctx context.Context, m *config.Module, src scm.Source, 
 	p.Write = append(p.Write, dir, tmp)
 	// The step runs this very binary in its SCM mode.
 	p.Read = append(p.Read, r.deps.Self)
-	if local := localPath(src.URL); local != "" {
+	if local := scmgit.LocalPath(src.URL); local != "" {
 		p.Read = append(p.Read, local)
 	}
 	say("checkout %s into %s (trust level %s)", rev, dir, p.Level)

@@ -15,7 +15,6 @@ import (
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/sandbox"
 	"github.com/autobuild/autobuild/scm"
-	scmgit "github.com/autobuild/autobuild/scm/git"
 )
 
 // SCMArg is the hidden subcommand of the autobuild binary that performs a
@@ -37,8 +36,6 @@ func scmSpec(src scm.Source, rev, dir string) (string, error) {
 	b, err := json.Marshal(SCMSpec{Source: src, Revision: rev, Dir: dir})
 	return string(b), err
 }
-
-func localPath(url string) string { return scmgit.LocalPath(url) }
 
 // Level returns the resolved trust level name: a built-in one, or an
 // admin-defined one laid over its base.

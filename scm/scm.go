@@ -86,13 +86,6 @@ func Get(kind string) (SCM, error) {
 	return s, nil
 }
 
-// Kinds returns the registered kinds, sorted.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return kindsLocked()
-}
-
 func kindsLocked() []string {
 	var ks []string
 	for k := range registry {
