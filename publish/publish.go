@@ -1,5 +1,9 @@
-// Package publish publishes a run: the status site with logs and
-// artifacts, and its JSON status file.
+// Package publish publishes a run. Each way of publishing is a
+// Publisher; the engine runs every configured one after the builds, each
+// failing alone. Site, the status site with logs, artifacts, its JSON
+// status file and feed, is the first. Adding a publisher means a type
+// that implements Publisher and passes the conformance suite in
+// publish/publishtest; cmd/autobuild wires it in.
 //
 // A site is generated into a fresh folder under sites/ and then swapped in
 // by replacing the public_html symlink atomically (renameio). A web server
@@ -9,6 +13,7 @@ package publish
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,10 +43,36 @@ type Input struct {
 	Files map[string]ModuleFiles
 }
 
-// Site generates the site of in.Run and makes it live at public, a
-// symlink to a folder under sites. It keeps keep sites (the live one
-// included) and removes older or unfinished ones.
-func Site(public, sites string, keep int, in Input) (err error) {
+// Publisher makes a run's results available somewhere.
+//
+// Publish runs once per run, after every build has ended, with the run's
+// report and the files to publish; it must not change those files. When
+// it fails, what it published before stays as it was. Publishers do not
+// run concurrently with each other.
+type Publisher interface {
+	// Name names the publisher in logs and errors ("site").
+	Name() string
+	Publish(ctx context.Context, in Input) error
+}
+
+// Site is the status site: it is generated into a fresh folder under
+// Sites and made live at Dir, a symlink swapped atomically. Keep sites
+// are kept (the live one included); older or unfinished ones are removed.
+type Site struct {
+	Dir   string
+	Sites string
+	Keep  int
+}
+
+// Name implements Publisher.
+func (s *Site) Name() string { return "site" }
+
+// Publish implements Publisher.
+func (s *Site) Publish(_ context.Context, in Input) error {
+	return writeSite(s.Dir, s.Sites, s.Keep, in)
+}
+
+func writeSite(public, sites string, keep int, in Input) (err error) {
 	if info, err := os.Lstat(public); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink: move it away, autobuild manages it", public)
 	}

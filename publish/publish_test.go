@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -219,7 +220,7 @@ func firstDiff(got, want string) string {
 func TestSiteGolden(t *testing.T) {
 	f := newFixture(t, 42)
 	public, sites := paths(t)
-	if err := publish.Site(public, sites, 3, f.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f.in); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"index.html", "status.json", "feed.atom"} {
@@ -236,7 +237,7 @@ func TestSiteContents(t *testing.T) {
 	public, sites := paths(t)
 	// The input run is not modified by publishing.
 	before, _ := json.Marshal(f.in.Run)
-	if err := publish.Site(public, sites, 3, f.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f.in); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := json.Marshal(f.in.Run); !bytes.Equal(before, after) {
@@ -304,7 +305,7 @@ func TestSiteContents(t *testing.T) {
 func TestPublishedFilesAreReadOnly(t *testing.T) {
 	f := newFixture(t, 1)
 	public, sites := paths(t)
-	if err := publish.Site(public, sites, 3, f.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f.in); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -342,7 +343,7 @@ func TestPublishedFilesAreReadOnly(t *testing.T) {
 func TestSiteReplacesTheLiveSite(t *testing.T) {
 	public, sites := paths(t)
 	f1 := newFixture(t, 1)
-	if err := publish.Site(public, sites, 3, f1.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f1.in); err != nil {
 		t.Fatal(err)
 	}
 	first := live(t, public, sites)
@@ -350,7 +351,7 @@ func TestSiteReplacesTheLiveSite(t *testing.T) {
 
 	f2 := newFixture(t, 2)
 	f2.in.Run.Modules[0].Reason = "second run"
-	if err := publish.Site(public, sites, 3, f2.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f2.in); err != nil {
 		t.Fatal(err)
 	}
 	second := live(t, public, sites)
@@ -391,7 +392,7 @@ func TestSiteFailureKeepsPreviousSite(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			public, sites := paths(t)
-			if err := publish.Site(public, sites, 3, newFixture(t, 1).in); err != nil {
+			if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), newFixture(t, 1).in); err != nil {
 				t.Fatal(err)
 			}
 			prev := live(t, public, sites)
@@ -400,7 +401,7 @@ func TestSiteFailureKeepsPreviousSite(t *testing.T) {
 
 			f := newFixture(t, 2)
 			tc.setup(t, f, public)
-			if err := publish.Site(public, sites, 3, f.in); err == nil {
+			if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f.in); err == nil {
 				t.Fatal("Site succeeded")
 			}
 			if got := live(t, public, sites); got != prev {
@@ -425,7 +426,7 @@ func TestSiteRefusesARealPublicFolder(t *testing.T) {
 	public, sites := paths(t)
 	write(t, filepath.Join(public, "index.html"), "hand-made site")
 	before := snapshot(t, public)
-	err := publish.Site(public, sites, 3, newFixture(t, 1).in)
+	err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), newFixture(t, 1).in)
 	if err == nil {
 		t.Fatal("Site replaced a real folder")
 	}
@@ -447,7 +448,7 @@ func TestPrune(t *testing.T) {
 			write(t, filepath.Join(partial, "logs", "x.log"), "half")
 			var made []string
 			for c := 1; c <= 5; c++ {
-				if err := publish.Site(public, sites, keep, newFixture(t, c).in); err != nil {
+				if err := (&publish.Site{Dir: public, Sites: sites, Keep: keep}).Publish(context.Background(), newFixture(t, c).in); err != nil {
 					t.Fatal(err)
 				}
 				made = append(made, filepath.Base(live(t, public, sites)))
@@ -469,13 +470,13 @@ func TestPruneRemovesPartialSiteOfAKilledRun(t *testing.T) {
 	// leaves a folder with a higher counter than the last good site.
 	public, sites := paths(t)
 	for c := 1; c <= 2; c++ {
-		if err := publish.Site(public, sites, 2, newFixture(t, c).in); err != nil {
+		if err := (&publish.Site{Dir: public, Sites: sites, Keep: 2}).Publish(context.Background(), newFixture(t, c).in); err != nil {
 			t.Fatal(err)
 		}
 	}
 	good := filepath.Base(live(t, public, sites))
 	write(t, filepath.Join(sites, "run-000003-killed", "logs", "x.log"), "half")
-	if err := publish.Site(public, sites, 2, newFixture(t, 4).in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 2}).Publish(context.Background(), newFixture(t, 4).in); err != nil {
 		t.Fatal(err)
 	}
 	got := siteNames(t, sites)
@@ -495,7 +496,7 @@ func TestHTMLEscapesModuleOutput(t *testing.T) {
 	write(t, filepath.Join(f.root, "pkg", "libfoo", f.in.Run.Modules[0].Artifacts[0].Path), "x")
 
 	public, sites := paths(t)
-	if err := publish.Site(public, sites, 3, f.in); err != nil {
+	if err := (&publish.Site{Dir: public, Sites: sites, Keep: 3}).Publish(context.Background(), f.in); err != nil {
 		t.Fatal(err)
 	}
 	page, err := os.ReadFile(filepath.Join(public, "index.html"))

@@ -8,7 +8,11 @@
 // mode), so a hostile server or repository can only damage the module's
 // own source folder.
 //
-// SCMs register by kind ("git") in a small registry.
+// SCMs register by kind ("git") in a small registry; the engine reaches
+// them only through it and through this interface, so it knows nothing of
+// any one kind. Adding a kind means a package with an SCM registered at
+// init (imported by cmd/autobuild, which wires implementations), passing
+// the conformance suite in scm/scmtest.
 package scm
 
 import (
@@ -51,8 +55,21 @@ type Revision struct {
 // Resolve and Checkout may be called concurrently for different folders.
 // Checkout is idempotent: checking out the revision a folder already has
 // leaves it as it is, and it discards local changes and untracked files,
-// so a build always starts from the pinned content.
+// so a build always starts from the pinned content. Validate, Inputs,
+// IsMetadata and HasCheckout are cheap and have no side effects.
 type SCM interface {
+	// Validate checks src's settings when the configuration loads.
+	Validate(src Source) error
+	// Inputs are the local paths a checkout of src reads (a local
+	// repository): the confined checkout step must be allowed to read
+	// them, and so must a confined engine.
+	Inputs(src Source) []string
+	// IsMetadata reports whether rel, a path relative to a work tree's
+	// top, is the SCM's own metadata (".git") rather than source.
+	IsMetadata(rel string) bool
+	// HasCheckout reports whether dir holds a checkout, so that a
+	// Checkout of a revision it already has needs no network.
+	HasCheckout(dir string) bool
 	// Resolve pins src. It must not download objects or touch dir.
 	Resolve(ctx context.Context, src Source) (Revision, error)
 	// Checkout makes dir's work tree exactly rev, cloning into dir if it
@@ -85,6 +102,22 @@ func Get(kind string) (SCM, error) {
 	}
 	return s, nil
 }
+
+// Kinds returns the registered kinds, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return kindsLocked()
+}
+
+// FieldError is a problem with one setting of a Source.
+type FieldError struct {
+	// Field is the setting: "url", "branch", "tag" or "commit".
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 func kindsLocked() []string {
 	var ks []string

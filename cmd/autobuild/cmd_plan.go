@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/graph"
-	"github.com/autobuild/autobuild/sandbox"
+	"github.com/autobuild/autobuild/engine/trust"
 )
 
 // PlanOptions are the flags of `autobuild plan`.
@@ -64,19 +63,16 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		return err
 	}
 	var plan []planModule
-	names := make([]string, len(cfg.Modules))
-	for i, m := range cfg.Modules {
-		names[i] = m.Name
-	}
-	ids := sandbox.AssignIDs(names)
+	// Whether steps get uids of their own is the executor's to say; plan
+	// shows the uids they get when the engine runs as root.
+	policy := trust.NewPolicy(cfg, true, "")
 	for _, i := range gr.Order() {
 		m := cfg.Modules[i]
-		lv := engine.Level(sandbox.Builtin(), cfg.Levels, m.Trust)
+		t := policy.Module(m.Name, m.Trust, deps(gr, i))
 		plan = append(plan, planModule{
-			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: refOf(m.Source.Branch, m.Source.Tag, m.Source.Commit),
-			Command: m.Command, Trust: m.Trust, Network: string(lv.Network), Confined: lv.Confined,
-			SELinuxType: lv.SELinuxType, MCS: ids[m.Name].MCS(), UID: ids[m.Name].UID,
-			StepMCS: engine.StepMCS(lv, ids, m.Name, deps(gr, i)),
+			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: m.Source.SCM().Ref(),
+			Command: m.Command, Trust: m.Trust, Network: string(t.Level.Network), Confined: t.Level.Confined,
+			SELinuxType: t.Level.SELinuxType, MCS: t.ID.MCS(), UID: t.ID.UID, StepMCS: t.StepMCS,
 			Timeout: m.Timeout.String(),
 		})
 	}
@@ -97,18 +93,6 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		fmt.Fprintf(g.stdout, "%3d. %-20s %-10s %s%s\n", k+1, p.Name, p.Trust, p.Source, deps)
 	}
 	return nil
-}
-
-func refOf(branch, tag, commit string) string {
-	switch {
-	case commit != "":
-		return "commit " + commit
-	case tag != "":
-		return "tag " + tag
-	case branch != "":
-		return "branch " + branch
-	}
-	return "HEAD"
 }
 
 // deps names every module i depends on, transitively.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/executor"
 	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/sandbox"
 )
 
@@ -54,30 +57,28 @@ build archive, and publish the status site atomically.
   # the engine itself confined too
   autobuild-secure run`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			code, err := runRun(cmd.Context(), o, g)
-			g.code = code
-			return err
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), o, g) },
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-// runRun performs `autobuild run` and returns the exit code.
-func runRun(ctx context.Context, o *RunOptions, g *globals) (int, error) {
+// runRun performs `autobuild run`: it wires the engine's boundaries (the
+// local executor, the site publisher) and reports the run. Its error
+// decides the exit code (see exitCode).
+func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	cfg, err := g.load()
 	if err != nil {
-		return exitConfig, err
+		return err
 	}
 	if o.Secure {
 		if err := confineEngine(cfg); err != nil {
-			return exitConfinement, err
+			return fmt.Errorf("%w: secure mode: %w", engine.ErrConfinement, err)
 		}
 	}
 	runner, err := sandbox.NewExec()
 	if err != nil {
-		return exitInternal, err
+		return err
 	}
 	opts := engine.Options{Workers: o.Jobs}
 	for _, f := range o.Force {
@@ -87,24 +88,19 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) (int, error) {
 			opts.Force = append(opts.Force, f)
 		}
 	}
-	progress := newProgress(o.Progress, g.stderr)
+	ex := executor.NewLocal(runner, runner.Host, runner.Self, cfg.BuildRoot)
+	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep}
 	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
-		Runner: runner, Host: runner.Host, Self: runner.Self,
-		Progress: progress, Log: g.logger(),
+		Executor: ex, Publishers: []publish.Publisher{site},
+		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),
 	})
-	if err != nil {
-		return exitCode(ctx, err), err
-	}
-	s := rep.Summarize()
-	site := filepath.Join(cfg.Publish.Dir, "index.html")
-	if o.Progress != "quiet" {
+	if rep != nil && o.Progress != "quiet" && (err == nil || errors.Is(err, engine.ErrModulesFailed) || errors.Is(err, engine.ErrConfinement)) {
+		s := rep.Summarize()
 		fmt.Fprintf(g.stdout, "run %d: %d built, %d reused, %d failed, %d skipped in %s\nsite: %s\n",
-			rep.Counter, s.Built, s.Cached, s.Failed, s.Skipped, rep.Duration.Round(time.Millisecond), site)
+			rep.Counter, s.Built, s.Cached, s.Failed, s.Skipped, rep.Duration.Round(time.Millisecond),
+			filepath.Join(cfg.Publish.Dir, "index.html"))
 	}
-	if !s.OK() {
-		return exitFailed, nil
-	}
-	return exitOK, nil
+	return err
 }
 
 // newProgress returns the progress renderer for a mode.

@@ -13,9 +13,11 @@ import (
 	"syscall"
 
 	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/checkout"
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/sandbox"
+	_ "github.com/autobuild/autobuild/scm/git" // wires the git SCM into the registry
 )
 
 // Exit codes, for cron. Documented in --help, README.md and the man page.
@@ -42,9 +44,8 @@ func main() {
 	// The sandbox helper must run before anything else: it is the code
 	// between fork and the confined exec.
 	sandbox.RunHelperIfRequested()
-	if len(os.Args) > 2 && os.Args[1] == engine.SCMArg {
-		os.Exit(runSCMStep(context.Background(), os.Args[2], os.Stdout, os.Stderr))
-	}
+	// The checkout step's child side: the engine runs it confined.
+	checkout.RunIfRequested()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -59,27 +60,32 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return g.code
+	if err != nil {
+		fmt.Fprintf(stderr, "autobuild: %v\n", err)
 	}
-	code := exitCode(ctx, err)
-	fmt.Fprintf(stderr, "autobuild: %v\n", err)
-	return code
+	return exitCode(ctx, err)
 }
 
-// exitCode maps an error to the exit status: the one place that does.
+// exitCode maps the error a command returned to the exit status: the one
+// place that decides it. The order matters where an error is two things
+// at once: a run cancelled by a signal exits 130 whatever its steps said,
+// and a step that could not be confined outranks modules that failed.
 func exitCode(ctx context.Context, err error) int {
 	var ce *config.Error
 	var ue *usageError
 	switch {
+	case err == nil:
+		return exitOK
 	case errors.As(err, &ce), errors.As(err, &ue):
 		return exitConfig
 	case errors.Is(err, runlock.ErrLocked):
 		return exitLocked
-	case errors.Is(err, engine.ErrConfinement), errors.Is(err, sandbox.ErrUnsupported):
-		return exitConfinement
 	case ctx.Err() != nil:
 		return exitInterrupted
+	case errors.Is(err, engine.ErrConfinement), errors.Is(err, sandbox.ErrUnsupported):
+		return exitConfinement
+	case errors.Is(err, engine.ErrModulesFailed):
+		return exitFailed
 	}
 	return exitInternal
 }

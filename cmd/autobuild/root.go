@@ -20,7 +20,6 @@ type globals struct {
 	LogFormat  string
 
 	stdout, stderr io.Writer
-	code           int // exit code of a command that succeeded as a command
 }
 
 // AddFlags binds the global options to the root command's flags.

@@ -4,9 +4,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/autobuild/autobuild/engine/checkout"
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/sandbox"
-	scmgit "github.com/autobuild/autobuild/scm/git"
 )
 
 // secureName is the name under which the binary runs the engine itself
@@ -33,9 +33,7 @@ func confineEngine(cfg *config.Config) error {
 	write := []string{cfg.BuildRoot, filepath.Dir(cfg.Publish.Dir)}
 	read := []string{filepath.Dir(cfg.File)}
 	for _, m := range cfg.Modules {
-		if p := scmgit.LocalPath(m.Source.URL); p != "" {
-			read = append(read, p)
-		}
+		read = append(read, checkout.Inputs(m.Source.SCM())...)
 	}
 	return sandbox.ConfineEngine(read, write)
 }

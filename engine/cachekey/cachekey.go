@@ -11,8 +11,13 @@ import (
 
 // Inputs is everything a build's result depends on.
 type Inputs struct {
-	Module   string
-	Revision string
+	Module string
+	// SourceKind and SourceURL say where the revision comes from: the same
+	// revision id from another repository (or another kind of SCM) is
+	// another input.
+	SourceKind string
+	SourceURL  string
+	Revision   string
 	// DepKeys are the keys of the module's direct dependencies, by name.
 	DepKeys map[string]string
 	Command string
@@ -31,6 +36,8 @@ func Key(in Inputs) string {
 	h := sha256.New()
 	line := func(k, v string) { fmt.Fprintf(h, "%s %q\n", k, v) }
 	line("module", in.Module)
+	line("source-kind", in.SourceKind)
+	line("source-url", in.SourceURL)
 	line("revision", in.Revision)
 	deps := make([]string, 0, len(in.DepKeys))
 	for d := range in.DepKeys {

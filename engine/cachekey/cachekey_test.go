@@ -3,7 +3,7 @@ package cachekey
 import "testing"
 
 func TestEveryInputChangesTheKey(t *testing.T) {
-	base := Inputs{Module: "m", Revision: "r1", DepKeys: map[string]string{"a": "k1"}, Command: "./autobuild.sh",
+	base := Inputs{Module: "m", SourceKind: "git", SourceURL: "/srv/git/m", Revision: "r1", DepKeys: map[string]string{"a": "k1"}, Command: "./autobuild.sh",
 		Env: []string{"X=1"}, Level: "isolated", LevelRules: "net none", Version: "1"}
 	k := Key(base)
 	if Key(base) != k {
@@ -11,6 +11,8 @@ func TestEveryInputChangesTheKey(t *testing.T) {
 	}
 	changes := map[string]func(*Inputs){
 		"module":      func(in *Inputs) { in.Module = "n" },
+		"source kind": func(in *Inputs) { in.SourceKind = "hg" },
+		"source url":  func(in *Inputs) { in.SourceURL = "/srv/git/other" },
 		"revision":    func(in *Inputs) { in.Revision = "r2" },
 		"dep key":     func(in *Inputs) { in.DepKeys = map[string]string{"a": "k2"} },
 		"new dep":     func(in *Inputs) { in.DepKeys = map[string]string{"a": "k1", "b": "k3"} },

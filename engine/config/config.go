@@ -8,6 +8,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/autobuild/autobuild/scm"
 )
 
 // DefaultPath is where autobuild looks for its configuration when neither
@@ -17,6 +19,9 @@ const DefaultPath = "/etc/autobuild/autobuild.yaml"
 // DefaultCommand is the build command of a module that names none: the
 // Test-AutoBuild convention of a script in the module's top folder.
 const DefaultCommand = "./autobuild.sh"
+
+// DefaultSourceKind is the SCM of a module whose source names no kind.
+const DefaultSourceKind = "git"
 
 // DefaultLevel is the trust level of a module that names none: the most
 // restrictive built-in level.
@@ -65,13 +70,19 @@ type Module struct {
 
 // Source says where a module's code comes from.
 type Source struct {
-	// Kind is the SCM: "git" (the default).
+	// Kind is the SCM, a kind registered in package scm: "git" (the
+	// default).
 	Kind string `mapstructure:"kind"`
 	// URL is a git URL or a local path (relative to the config file).
 	URL    string `mapstructure:"url"`
 	Branch string `mapstructure:"branch"`
 	Tag    string `mapstructure:"tag"`
 	Commit string `mapstructure:"commit"`
+}
+
+// SCM is the source as the SCMs see it.
+func (s Source) SCM() scm.Source {
+	return scm.Source{Kind: s.Kind, URL: s.URL, Branch: s.Branch, Tag: s.Tag, Commit: s.Commit}
 }
 
 // Level is an admin-defined trust level. Unset fields inherit from Base.

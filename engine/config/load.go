@@ -17,16 +17,23 @@ import (
 
 	"github.com/autobuild/autobuild/engine/graph"
 	"github.com/autobuild/autobuild/sandbox"
+	"github.com/autobuild/autobuild/scm"
 )
 
 // Error is a configuration problem: the file, the dotted key, the line
-// (0 when unknown) and what is wrong.
+// (0 when unknown) and what is wrong. Err, when set, is the underlying
+// error (a *graph.CycleError, a file system error, …), for errors.As and
+// errors.Is.
 type Error struct {
 	File string
 	Key  string
 	Line int
 	Msg  string
+	Err  error
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	loc := e.File
@@ -69,9 +76,9 @@ func Load(path string) (*Config, error) {
 	raw, err := os.ReadFile(abs)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &Error{File: abs, Msg: "no such file (give one with --config or AUTOBUILD_CONFIG)"}
+			return nil, &Error{File: abs, Msg: "no such file (give one with --config or AUTOBUILD_CONFIG)", Err: err}
 		}
-		return nil, &Error{File: abs, Msg: err.Error()}
+		return nil, &Error{File: abs, Msg: err.Error(), Err: err}
 	}
 	l := &loader{file: abs}
 	ext := strings.TrimPrefix(filepath.Ext(abs), ".")
@@ -125,6 +132,12 @@ type loader struct {
 
 func (l *loader) err(key, format string, args ...any) *Error {
 	return &Error{File: l.file, Key: key, Line: l.line(key), Msg: fmt.Sprintf(format, args...)}
+}
+
+// wrap keeps cause inside e, for errors.As and errors.Is.
+func (l *loader) wrap(e *Error, cause error) *Error {
+	e.Err = cause
+	return e
 }
 
 func (l *loader) yamlError(err error) *Error {
@@ -367,13 +380,14 @@ func (l *loader) validate(c *Config) error {
 		}
 		seen[m.Name] = i
 		if m.Source.Kind == "" {
-			m.Source.Kind = "git"
+			m.Source.Kind = DefaultSourceKind
 		}
-		if m.Source.Kind != "git" {
-			return l.err(key+".source.kind", "unknown source kind %q (known: git)", m.Source.Kind)
+		backend, err := scm.Get(m.Source.Kind)
+		if err != nil {
+			return l.wrap(l.err(key+".source.kind", "%v", err), err)
 		}
 		if m.Source.URL == "" {
-			return l.err(key+".source.url", "missing: a git URL or a local path")
+			return l.err(key+".source.url", "missing: a repository URL or a local path")
 		}
 		if !strings.Contains(m.Source.URL, "://") && !strings.Contains(m.Source.URL, "@") {
 			m.Source.URL = abs(m.Source.URL)
@@ -387,8 +401,12 @@ func (l *loader) validate(c *Config) error {
 		if pins > 1 {
 			return l.err(key+".source", "give at most one of branch, tag and commit")
 		}
-		if m.Source.Commit != "" && !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(m.Source.Commit) {
-			return l.err(key+".source.commit", "must be a full 40-digit lowercase hash, not %q", m.Source.Commit)
+		if err := backend.Validate(m.Source.SCM()); err != nil {
+			var fe *scm.FieldError
+			if errors.As(err, &fe) {
+				return l.wrap(l.err(key+".source."+fe.Field, "%s", fe.Msg), err)
+			}
+			return l.wrap(l.err(key+".source", "%v", err), err)
 		}
 		if m.Command == "" {
 			m.Command = DefaultCommand
@@ -423,11 +441,11 @@ func (l *loader) validate(c *Config) error {
 		case errors.As(err, &ue):
 			i := seen[ue.Module]
 			j := indexOf(c.Modules[i].Depends, ue.Dependency)
-			return l.err(fmt.Sprintf("modules[%d].depends[%d]", i, j), "%v", err)
+			return l.wrap(l.err(fmt.Sprintf("modules[%d].depends[%d]", i, j), "%v", err), err)
 		case errors.As(err, &ce):
-			return l.err(fmt.Sprintf("modules[%d].depends", seen[ce.Path[0]]), "%v", err)
+			return l.wrap(l.err(fmt.Sprintf("modules[%d].depends", seen[ce.Path[0]]), "%v", err), err)
 		default:
-			return &Error{File: l.file, Key: "modules", Msg: err.Error()}
+			return &Error{File: l.file, Key: "modules", Msg: err.Error(), Err: err}
 		}
 	}
 	return nil

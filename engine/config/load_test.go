@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autobuild/autobuild/engine/graph"
 )
 
 const good = `build_root: out
@@ -91,6 +94,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad yaml", "modules: [\n", "", 0, "invalid YAML"},
 		{"level clash", "levels:\n  isolated: {network: none}\n" + mod(""), "levels.isolated", 2, "built-in level"},
 		{"level network", "levels:\n  mine: {network: lan}\n" + mod(""), "levels.mine.network", 2, "must be"},
+		{"unknown kind", "modules:\n  - name: a\n    source: {kind: cvs, url: /r/a}\n", "modules[0].source.kind", 3, `unknown source kind "cvs" (known: [git])`},
+		{"short commit", "modules:\n  - name: a\n    source: {url: /r/a, commit: abc123}\n", "modules[0].source.commit", 3, "40-digit"},
 		{"level limits", "levels:\n  mine: {limits: {processes: -1}}\n" + mod(""), "levels.mine.limits.processes", 2, "negative"},
 	}
 	for _, tt := range tests {
@@ -113,5 +118,19 @@ func TestMissingFile(t *testing.T) {
 	var ce *Error
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("err = %v", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%v does not unwrap to fs.ErrNotExist", err)
+	}
+}
+
+// A config error keeps its cause for errors.As: a cycle is still a
+// *graph.CycleError naming the modules.
+func TestErrorUnwrapsItsCause(t *testing.T) {
+	p := write(t, "modules:\n  - name: a\n    source: {url: /r/a}\n    depends: [b]\n  - name: b\n    source: {url: /r/b}\n    depends: [a]\n")
+	_, err := Load(p)
+	var ce *graph.CycleError
+	if !errors.As(err, &ce) || len(ce.Path) != 3 {
+		t.Fatalf("err = %v (%T), want a *graph.CycleError inside", err, err)
 	}
 }

@@ -22,15 +22,20 @@ type Outcome struct {
 	// SkippedFor, when non-empty, is the dependency whose failure meant
 	// this node was never executed.
 	SkippedFor string
+	// Cancelled: the run was cancelled before this node could start.
+	Cancelled bool
 }
+
+// blocked reports whether the node will not be executed.
+func (o Outcome) blocked() bool { return o.SkippedFor != "" || o.Cancelled }
 
 // Func executes node i. It returns whether dependents may run.
 type Func func(ctx context.Context, i int) bool
 
 // Run executes every node of g with at most workers at once, in
 // critical-path-first order given by prio (higher first). It returns each
-// node's outcome. It stops starting nodes when ctx is cancelled; those are
-// reported as skipped for "cancelled".
+// node's outcome. It stops starting nodes when ctx is cancelled; those,
+// and their dependents, are reported as Cancelled.
 func Run(ctx context.Context, g *graph.Graph, workers int, prio []float64, exec Func) []Outcome {
 	n := g.Len()
 	out := make([]Outcome, n)
@@ -60,19 +65,22 @@ func Run(ctx context.Context, g *graph.Graph, workers int, prio []float64, exec 
 		out[i] = o
 		left--
 		for _, r := range g.Dependents(i) {
-			if !o.OK && out[r].SkippedFor == "" {
+			if !o.OK && !out[r].blocked() {
 				// The first failed dependency is the reason; the node is
 				// finished as soon as all its dependencies are.
-				reason := g.Name(i)
-				if o.SkippedFor != "" {
-					reason = o.SkippedFor
+				switch {
+				case o.Cancelled:
+					out[r].Cancelled = true
+				case o.SkippedFor != "":
+					out[r].SkippedFor = o.SkippedFor
+				default:
+					out[r].SkippedFor = g.Name(i)
 				}
-				out[r].SkippedFor = reason
 			}
 			pending[r]--
 			if pending[r] == 0 {
-				if out[r].SkippedFor != "" {
-					finish(r, Outcome{SkippedFor: out[r].SkippedFor})
+				if out[r].blocked() {
+					finish(r, Outcome{SkippedFor: out[r].SkippedFor, Cancelled: out[r].Cancelled})
 				} else {
 					heap.Push(ready, r)
 				}
@@ -96,7 +104,7 @@ func Run(ctx context.Context, g *graph.Graph, workers int, prio []float64, exec 
 				}
 				i := heap.Pop(ready).(int)
 				if ctx.Err() != nil {
-					finish(i, Outcome{SkippedFor: "cancelled"})
+					finish(i, Outcome{Cancelled: true})
 					continue
 				}
 				mu.Unlock()

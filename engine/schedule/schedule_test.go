@@ -85,3 +85,34 @@ func TestCriticalPathFirst(t *testing.T) {
 		t.Errorf("order = %v, want head first", order)
 	}
 }
+
+// A cancelled run is a typed outcome, not a module name: a failed module
+// called "cancelled" still makes its dependents skipped for it, and the
+// nodes that never started after the cancel are Cancelled.
+func TestCancellationIsNotAName(t *testing.T) {
+	g := mustGraph(t,
+		graph.Node{Name: "cancelled"}, graph.Node{Name: "dep", Deps: []string{"cancelled"}},
+		graph.Node{Name: "stop"}, graph.Node{Name: "late", Deps: []string{"stop"}},
+		graph.Node{Name: "later", Deps: []string{"late"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// One worker, priorities so that "cancelled" runs first, then "stop",
+	// which cancels the run.
+	prio := []float64{5, 4, 3, 2, 1}
+	out := Run(ctx, g, 1, prio, func(_ context.Context, i int) bool {
+		if g.Name(i) == "stop" {
+			cancel()
+			return true
+		}
+		return false
+	})
+	want := map[string]Outcome{
+		"cancelled": {}, "dep": {SkippedFor: "cancelled"},
+		"stop": {OK: true}, "late": {Cancelled: true}, "later": {Cancelled: true},
+	}
+	for i := range g.Len() {
+		if out[i] != want[g.Name(i)] {
+			t.Errorf("%s: %+v, want %+v", g.Name(i), out[i], want[g.Name(i)])
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -72,6 +73,33 @@ func LocalPath(u string) string {
 		return u
 	}
 	return ""
+}
+
+// Validate implements scm.SCM.
+func (Git) Validate(src scm.Source) error {
+	if src.Commit != "" && !commitRE.MatchString(src.Commit) {
+		return &scm.FieldError{Field: "commit", Msg: fmt.Sprintf("must be a full 40-digit lowercase hash, not %q", src.Commit)}
+	}
+	return nil
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// Inputs implements scm.SCM: a local repository is read in-process.
+func (Git) Inputs(src scm.Source) []string {
+	if p := LocalPath(src.URL); p != "" {
+		return []string{p}
+	}
+	return nil
+}
+
+// IsMetadata implements scm.SCM.
+func (Git) IsMetadata(rel string) bool { return rel == ".git" }
+
+// HasCheckout implements scm.SCM.
+func (Git) HasCheckout(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ".git"))
+	return err == nil
 }
 
 // Resolve implements scm.SCM.

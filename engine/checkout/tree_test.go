@@ -1,4 +1,4 @@
-package engine
+package checkout
 
 import (
 	"os"
@@ -26,12 +26,12 @@ func TestTreeFingerprint(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "f"), []byte("one"), 0o644)
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(filepath.Join(dir, "f"), old, old)
-			before, err := treeFingerprint(dir)
+			before, err := treeFingerprint(dir, isGit)
 			if err != nil {
 				t.Fatal(err)
 			}
 			change(dir)
-			after, _ := treeFingerprint(dir)
+			after, _ := treeFingerprint(dir, isGit)
 			same := name == "nothing" || name == ".git change"
 			if (before == after) != same {
 				t.Errorf("fingerprint same=%v after %s", before == after, name)
@@ -39,3 +39,5 @@ func TestTreeFingerprint(t *testing.T) {
 		})
 	}
 }
+
+func isGit(rel string) bool { return rel == ".git" }

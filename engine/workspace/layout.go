@@ -1,6 +1,12 @@
-package engine
+// Package workspace owns the build root: the layout of its folders, and on
+// this host their creation, ownership (each module's folders belong to its
+// build uid) and SELinux labels.
+package workspace
 
-import "path/filepath"
+import (
+	"path/filepath"
+	"strconv"
+)
 
 // Layout names the folders of a build root.
 //
@@ -20,6 +26,9 @@ func (l Layout) SourceDir(m string) string { return filepath.Join(l.Root, "sourc
 // InstallDir is module m's virtual install root.
 func (l Layout) InstallDir(m string) string { return filepath.Join(l.Root, "install-root", m) }
 
+// InstallRoots holds every module's install root.
+func (l Layout) InstallRoots() string { return filepath.Join(l.Root, "install-root") }
+
 // PackageDir is where module m's build leaves packages and artifacts.
 func (l Layout) PackageDir(m string) string { return filepath.Join(l.Root, "package-root", m) }
 
@@ -31,7 +40,7 @@ func (l Layout) ArchiveDir() string { return filepath.Join(l.Root, "build-archiv
 
 // LogDir holds the logs of run number run.
 func (l Layout) LogDir(run int) string {
-	return filepath.Join(l.Root, "log-root", itoa(run))
+	return filepath.Join(l.Root, "log-root", strconv.Itoa(run))
 }
 
 // SitesDir holds the published sites.

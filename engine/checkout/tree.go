@@ -1,4 +1,4 @@
-package engine
+package checkout
 
 import (
 	"crypto/sha256"
@@ -9,25 +9,28 @@ import (
 )
 
 // treeFingerprint hashes a work tree's shape: every path below dir (but
-// .git) with its type, mode, size and modification time, as lstat sees
+// the SCM's metadata at its top, as isMeta says) with its type, mode, size and modification time, as lstat sees
 // them (symlinks are not followed). When it equals the fingerprint taken
 // right after the checkout, no build changed the tree, and the next
 // build may start without a reset. A build that forges times and sizes
 // can only fool this about its own tree.
-func treeFingerprint(dir string) (string, error) {
+func treeFingerprint(dir string, isMeta func(rel string) bool) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && d.Name() == ".git" && filepath.Dir(p) == dir {
-			return filepath.SkipDir
+		rel, _ := filepath.Rel(dir, p)
+		if filepath.Dir(p) == dir && isMeta(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
 		fmt.Fprintf(h, "%q %v %d %d\n", rel, info.Mode(), info.Size(), info.ModTime().UnixNano())
 		return nil
 	})

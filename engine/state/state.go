@@ -1,4 +1,8 @@
-package engine
+// Package state is the engine's memory between runs, in state/ of the
+// build root: the run counter, the run history, and per module what its
+// folders hold (the cache key of its install and package roots, the
+// revision its source folder holds). Every file is replaced atomically.
+package state
 
 import (
 	"encoding/json"
@@ -15,10 +19,8 @@ import (
 	"github.com/autobuild/autobuild/engine/report"
 )
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
-// moduleState is what the engine remembers of a module between runs.
-type moduleState struct {
+// Module is what the engine remembers of a module between runs.
+type Module struct {
 	// Key is the cache key of what install-root/ and package-root/ hold
 	// now; empty when they hold nothing usable.
 	Key      string        `json:"key,omitempty"`
@@ -34,14 +36,16 @@ type moduleState struct {
 	Pristine string `json:"pristine,omitempty"`
 }
 
-// state is the engine's memory, in state/ of the build root.
-type state struct {
+// Modules is what the engine remembers of every module.
+type Modules struct {
 	dir     string
-	Modules map[string]moduleState `json:"modules"`
+	Modules map[string]Module `json:"modules"`
 }
 
-func loadState(dir string) (*state, error) {
-	s := &state{dir: dir, Modules: map[string]moduleState{}}
+// Load reads the module state in dir. A damaged file costs a rebuild,
+// never a wrong reuse: it reads as empty.
+func Load(dir string) (*Modules, error) {
+	s := &Modules{dir: dir, Modules: map[string]Module{}}
 	b, err := os.ReadFile(filepath.Join(dir, "modules.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -51,15 +55,16 @@ func loadState(dir string) (*state, error) {
 	}
 	if err := json.Unmarshal(b, s); err != nil {
 		// A damaged state file costs a rebuild, never a wrong reuse.
-		return &state{dir: dir, Modules: map[string]moduleState{}}, nil
+		return &Modules{dir: dir, Modules: map[string]Module{}}, nil
 	}
 	if s.Modules == nil {
-		s.Modules = map[string]moduleState{}
+		s.Modules = map[string]Module{}
 	}
 	return s, nil
 }
 
-func (s *state) save() error {
+// Save replaces the module state file atomically.
+func (s *Modules) Save() error {
 	b, err := json.MarshalIndent(s, "", " ")
 	if err != nil {
 		return err
@@ -67,8 +72,8 @@ func (s *state) save() error {
 	return renameio.WriteFile(filepath.Join(s.dir, "modules.json"), b, 0o644)
 }
 
-// nextCounter increments and returns the run counter.
-func nextCounter(dir string) (int, error) {
+// NextCounter increments and returns the run counter.
+func NextCounter(dir string) (int, error) {
 	p := filepath.Join(dir, "counter")
 	n := 0
 	if b, err := os.ReadFile(p); err == nil {
@@ -96,7 +101,8 @@ func History(stateDir string) ([]report.Summary, error) {
 
 const historyKeep = 100
 
-func appendHistory(stateDir string, s report.Summary) ([]report.Summary, error) {
+// AppendHistory adds s to the run history and returns it, newest first.
+func AppendHistory(stateDir string, s report.Summary) ([]report.Summary, error) {
 	h, err := History(stateDir)
 	if err != nil {
 		return nil, err

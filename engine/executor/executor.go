@@ -1,0 +1,146 @@
+// Package executor is the boundary between the engine and the machine its
+// module steps run on. An Executor owns the module folders of the
+// workspace (creating them, their ownership and labels) and runs steps,
+// each confined by a sandbox.Profile; it says which confinement mechanisms
+// it can enforce, so "can this level be enforced here" is asked of it and
+// not of the engine's own host.
+//
+// Local runs steps on this host through sandbox.Runner. An executor that
+// runs steps elsewhere (a cluster node) implements the same interface: a
+// Step declares the folders it reads (Inputs) and writes (Outputs), so such
+// an executor knows what to ship to the node and what to bring back. The
+// conformance suite in executortest is what any implementation must pass.
+package executor
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/autobuild/autobuild/engine/workspace"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// Step is one process a module needs: its checkout or its build.
+type Step struct {
+	// Module is the module the step belongs to, and ID its identity (the
+	// uid and MCS categories its folders carry).
+	Module string
+	ID     sandbox.ID
+	// Args is the command; Args[0] is looked up in the PATH of Env.
+	Args []string
+	Dir  string
+	Env  []string
+	// Stdout and Stderr receive the step's output (the module's log).
+	Stdout, Stderr io.Writer
+	// Timeout bounds the step's wall-clock time; its whole process tree is
+	// killed when it expires.
+	Timeout time.Duration
+	// Profile is the step's trust level resolved for the module, without
+	// the step's own folders: the executor adds Inputs and Outputs.
+	Profile sandbox.Profile
+	// Inputs are the folders and files the step reads beyond the system:
+	// its dependencies' install roots, a local repository.
+	Inputs []string
+	// Outputs are the module's folders the step writes. What they hold
+	// when it ends is its result.
+	Outputs []string
+	// Prepare runs inside the step's confinement before Args.
+	Prepare *sandbox.Prepare
+}
+
+// Executor runs module steps and keeps their folders.
+//
+// Run may be called concurrently for different modules. PrepareDir is
+// idempotent without wipe. Check has no side effects.
+type Executor interface {
+	// Check sorts the mechanisms a profile asks for into those this
+	// executor enforces and those it lacks.
+	Check(p sandbox.Profile) (enforced, missing []string)
+	// SeparateUIDs reports whether steps run as their module's own uid.
+	SeparateUIDs() bool
+	// Self is the autobuild binary as steps see it; checkout steps run
+	// it in its checkout mode.
+	Self() string
+	// Workspace is the build root as this executor keeps it.
+	Workspace() Workspace
+	// Run runs step to completion: until its whole process tree is gone.
+	// A step that ran and failed is a Result with a non-zero exit code;
+	// the error is for a step that could not start, and wraps
+	// sandbox.ErrUnsupported when its confinement could not be applied.
+	Run(ctx context.Context, step *Step) (sandbox.Result, error)
+}
+
+// Workspace is the build root's folders as an executor keeps them.
+type Workspace interface {
+	// Layout names the folders.
+	Layout() workspace.Layout
+	// Init creates the top folders.
+	Init() error
+	// PrepareDir creates one of a module's folders (emptied first when
+	// wipe), owned and labelled so that only that module's steps use it.
+	PrepareDir(dir string, id sandbox.ID, wipe bool) error
+	// IsDir reports whether a folder exists; the answer may be memoized
+	// until PrepareDir wipes it.
+	IsDir(path string) bool
+	// Reachable checks that module steps can reach the given paths.
+	Reachable(paths ...string) error
+}
+
+// Local runs steps on this host.
+type Local struct {
+	Runner sandbox.Runner
+	Host   sandbox.Host
+	// Bin is the autobuild binary that provides the helper and checkout
+	// modes.
+	Bin string
+	WS  *workspace.Local
+}
+
+// NewLocal returns the executor of this host for a build root.
+func NewLocal(runner sandbox.Runner, host sandbox.Host, bin, buildRoot string) *Local {
+	return &Local{Runner: runner, Host: host, Bin: bin, WS: workspace.NewLocal(buildRoot, host.Root)}
+}
+
+// Check implements Executor.
+func (l *Local) Check(p sandbox.Profile) (enforced, missing []string) { return l.Host.Check(p) }
+
+// SeparateUIDs implements Executor.
+func (l *Local) SeparateUIDs() bool { return l.Host.Root }
+
+// Self implements Executor.
+func (l *Local) Self() string { return l.Bin }
+
+// Workspace implements Executor.
+func (l *Local) Workspace() Workspace { return localWS{l.WS} }
+
+// Run implements Executor. The step's Inputs become read rules of its
+// profile, its Outputs write rules: the folders are the same here.
+func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
+	p := s.Profile
+	p.Read = append(append([]string{}, p.Read...), s.Inputs...)
+	p.Write = append(append([]string{}, p.Write...), s.Outputs...)
+	return l.Runner.Run(ctx, &sandbox.Step{
+		Args: s.Args, Dir: s.Dir, Env: s.Env, Stdout: s.Stdout, Stderr: s.Stderr,
+		Timeout: s.Timeout, Profile: p, Prepare: s.Prepare,
+	})
+}
+
+type localWS struct{ *workspace.Local }
+
+func (w localWS) Layout() workspace.Layout { return w.Local.Layout }
+
+// BaseEnv is the environment every step starts from: nothing of the
+// engine's own environment leaks into a step.
+func BaseEnv(tmp string) []string {
+	return []string{
+		"PATH=" + SystemPath,
+		"HOME=" + tmp,
+		"TMPDIR=" + tmp,
+		"LANG=C.UTF-8",
+		"SHELL=/bin/sh",
+	}
+}
+
+// SystemPath is a step's PATH before its dependencies' folders.
+const SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/autobuild/autobuild/engine/archive"
+	"github.com/autobuild/autobuild/engine/build"
+	"github.com/autobuild/autobuild/engine/cachekey"
+	"github.com/autobuild/autobuild/engine/checkout"
+	"github.com/autobuild/autobuild/engine/collect"
+	"github.com/autobuild/autobuild/engine/config"
+	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/engine/state"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+// module is one module's pipeline: resolve, key, reuse or check out and
+// build, collect, archive. It returns whether its dependents may build.
+func (r *runner) module(ctx context.Context, i int) bool {
+	m := &r.cfg.Modules[i]
+	res := report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust, Start: r.deps.Now()}
+	r.deps.Progress(Event{Module: m.Name, Phase: "start"})
+	log := r.deps.Log.With("module", m.Name)
+
+	logPath := filepath.Join(r.logDir, m.Name+".log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		res.State, res.Reason = report.Failed, "open log: "+err.Error()
+		return r.finish(i, res, log)
+	}
+	defer logf.Close()
+	res.Log = logPath
+	// say writes to the module's log, and to the structured log at debug
+	// level (--log-level debug --log-format json gives every step).
+	say := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(logf, "autobuild: %s\n", msg)
+		log.Debug(msg)
+	}
+	fail := func(reason string) bool {
+		res.State, res.Reason = report.Failed, reason
+		return r.finish(i, res, log)
+	}
+
+	// 1. Resolve the revision: cheap, and it feeds the cache key.
+	src := m.Source.SCM()
+	rev, err := checkout.Resolve(ctx, src)
+	if err != nil {
+		say("checkout failed: %v", err)
+		return fail("checkout: " + err.Error())
+	}
+	res.Revision = rev.ID
+	say("module %s: %s of %s is %s", m.Name, src.Ref(), src.URL, res.Revision)
+
+	// 2. The cache key: the source, the dependencies' keys, the settings.
+	deps := map[string]string{}
+	for _, d := range r.g.Deps(i) {
+		deps[r.g.Name(d)] = r.keys[d]
+	}
+	res.Key = cachekey.Key(cachekey.Inputs{
+		Module: m.Name, SourceKind: src.Kind, SourceURL: src.URL, Revision: res.Revision,
+		DepKeys: deps, Command: m.Command, Env: m.Env,
+		Level: m.Trust, LevelRules: r.policy.Levels.Rules(m.Trust), Version: Version,
+	})
+
+	// 3. Reuse an identical earlier build: nothing is fetched, checked out
+	// or run.
+	if !r.forced(m.Name) && !r.cfg.Archive.Disabled && r.reuse(m, &res, say) {
+		r.keys[i] = res.Key
+		return r.finish(i, res, log)
+	}
+
+	// 4. Check out: fetch only if the revision is new, then reset the work
+	// tree and remove what an earlier build left, so every build starts
+	// from exactly the pinned content.
+	id := r.policy.IDs[m.Name]
+	co, err := checkout.Run(ctx, r.deps.Executor, checkout.Request{
+		Module: m.Name, ID: id, Source: src, Revision: res.Revision,
+		Dir: r.layout.SourceDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
+		Prev:    r.tree(m.Name),
+		Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
+		Timeout: m.Timeout, Log: logf, Say: say,
+	})
+	r.setTree(m.Name, co.Tree)
+	if err != nil {
+		r.confinement(m.Name, "checkout", err)
+		return fail(err.Error())
+	}
+
+	// 5. Build, confined at the module's level.
+	closure := r.g.Closure(i)
+	var depNames, depRoots []string
+	var buildDeps []build.Dep
+	for _, j := range closure[:len(closure)-1] {
+		name := r.g.Name(j)
+		depNames = append(depNames, name)
+		depRoots = append(depRoots, r.layout.InstallDir(name))
+		buildDeps = append(buildDeps, build.Dep{Name: name, Root: r.layout.InstallDir(name)})
+	}
+	// The folders are about to change: forget what they held.
+	r.setKey(m.Name, state.Module{})
+	sr, err := build.Run(ctx, r.deps.Executor, build.Request{
+		Module: m.Name, ID: id, Command: m.Command, Env: m.Env,
+		Dirs: build.Dirs{
+			Source: r.layout.SourceDir(m.Name), Install: r.layout.InstallDir(m.Name),
+			Package: r.layout.PackageDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
+		},
+		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
+		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
+		Prepare: co.Prepare, Log: logf, Say: say,
+	})
+	res.Enforced, res.Missing = sr.Enforced, sr.Missing
+	if err != nil {
+		r.confinement(m.Name, "build", err)
+		say("%s", err)
+		return fail(err.Error())
+	}
+	res.State = report.Built
+	say("build succeeded in %s", sr.Duration.Round(time.Millisecond))
+
+	// 6. Collect what the build left in its package folder.
+	res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log})
+	r.keys[i] = res.Key
+
+	// 7. Archive it, off the critical path: dependents start at once, and
+	// the run waits for the archive before publishing.
+	if !r.cfg.Archive.Disabled {
+		meta := archive.Meta{Module: m.Name, Key: res.Key, Run: r.counter, Revision: res.Revision,
+			Duration: sr.Duration, Created: r.deps.Now()}
+		parts := archive.Parts{Install: r.layout.InstallDir(m.Name), Package: r.layout.PackageDir(m.Name), Log: res.Log}
+		r.archiving.Go(func() {
+			if err := r.arch.Store(meta, parts); err != nil {
+				r.deps.Log.Warn("build archive: store failed", "module", m.Name, "err", err)
+			}
+		})
+	}
+	return r.finish(i, res, log)
+}
+
+// confinement remembers the first step whose confinement could not be
+// applied: the run goes on (the module failed), and ends with it.
+func (r *runner) confinement(module, stage string, err error) {
+	if !errors.Is(err, sandbox.ErrUnsupported) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unenforced == nil {
+		r.unenforced = &ModuleError{Module: module, Stage: stage, Err: err}
+	}
+}
+
+func (r *runner) forced(name string) bool {
+	if r.opts.ForceAll {
+		return true
+	}
+	for _, f := range r.opts.Force {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// finish records a module's result and reports progress.
+func (r *runner) finish(i int, res report.Module, log *slog.Logger) bool {
+	res.Duration = r.deps.Now().Sub(res.Start)
+	r.mu.Lock()
+	r.rep.Modules[i] = res
+	r.mu.Unlock()
+	log.Info("module done", "state", res.State, "reason", res.Reason, "took", res.Duration)
+	r.deps.Progress(Event{Module: res.Name, Phase: "done", State: res.State, Reason: res.Reason, Took: res.Duration})
+	return res.State.OK()
+}
+
+// reuse restores the module's result from the live folders or the archive
+// when an identical build exists.
+func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ...any)) bool {
+	r.mu.Lock()
+	prev := r.st.Modules[m.Name]
+	r.mu.Unlock()
+	if prev.Key == res.Key && r.ws.IsDir(r.layout.InstallDir(m.Name)) {
+		res.State, res.CachedFrom, res.Log = report.Cached, prev.Run, prev.Log
+		res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
+		res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+		say("unchanged since run %d: not rebuilt", prev.Run)
+		return true
+	}
+	meta, err := r.arch.Lookup(m.Name, res.Key)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			say("build archive: %v; rebuilding", err)
+		}
+		return false
+	}
+	// The previous result in the folders is no longer valid from here on.
+	r.setKey(m.Name, state.Module{})
+	logPath := filepath.Join(r.logDir, m.Name+".cached.log")
+	if err := r.arch.Restore(m.Name, res.Key, archive.Parts{
+		Install: r.layout.InstallDir(m.Name), Package: r.layout.PackageDir(m.Name), Log: logPath,
+	}); err != nil {
+		say("build archive: restore failed: %v; rebuilding", err)
+		return false
+	}
+	res.State, res.CachedFrom, res.Log = report.Cached, meta.Run, logPath
+	res.Reason = fmt.Sprintf("cached from run %d", meta.Run)
+	res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+	say("cached from run %d: restored from the build archive", meta.Run)
+	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: meta.Run, Duration: meta.Duration, Log: logPath})
+	return true
+}
+
+// tree is what the module's source folder held after its last checkout.
+func (r *runner) tree(name string) checkout.Tree {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.st.Modules[name]
+	return checkout.Tree{Revision: s.Checkout, Pristine: s.Pristine}
+}
+
+// setTree records what the module's source folder holds.
+func (r *runner) setTree(name string, t checkout.Tree) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.st.Modules[name]
+	s.Checkout, s.Pristine = t.Revision, t.Pristine
+	r.st.Modules[name] = s
+}
+
+// setKey records what the module's install and package folders hold,
+// keeping its checkout.
+func (r *runner) setKey(name string, s state.Module) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.st.Modules[name]
+	s.Checkout, s.Pristine = prev.Checkout, prev.Pristine
+	if s.Duration == 0 {
+		s.Duration = prev.Duration // keep the learned duration
+	}
+	r.st.Modules[name] = s
+}
