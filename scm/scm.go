@@ -103,13 +103,6 @@ func Get(kind string) (SCM, error) {
 	return s, nil
 }
 
-// Kinds returns the registered kinds, sorted.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return kindsLocked()
-}
-
 // FieldError is a problem with one setting of a Source.
 type FieldError struct {
 	// Field is the setting: "url", "branch", "tag" or "commit".

@@ -36,8 +36,11 @@ const exitCodesHelp = `Exit status:
   1    at least one module failed (or was skipped because a dependency failed)
   2    usage or configuration error (the message names the file, key and line)
   3    another autobuild run holds the lock (it is released when that run exits)
-  4    a trust level cannot be enforced on this host (see "autobuild doctor")
-  5    internal error (the engine could not do its job; nothing was published)
+  4    a trust level cannot be enforced on this host (see "autobuild doctor"):
+       found before the run (nothing ran), or by a step that could not be
+       confined (that module failed; the others built and were published)
+  5    internal error: the engine could not do its job, or a publisher failed
+       (the message names it; the other publishers still ran)
   130  interrupted (SIGINT or SIGTERM); the previous site is left in place`
 
 func main() {
