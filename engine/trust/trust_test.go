@@ -1,0 +1,133 @@
+package trust
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/autobuild/autobuild/engine/config"
+	"github.com/autobuild/autobuild/sandbox"
+)
+
+func testConfig() *config.Config {
+	return &config.Config{
+		File: "/etc/autobuild/autobuild.yaml", SCMLevel: sandbox.SCMLevel,
+		Levels: map[string]config.Level{
+			"proxy": {Base: "isolated", Network: "outgoing", Read: []string{"/srv/mirror"},
+				Limits: config.Limits{Processes: 9, FileSizeMB: 2}},
+		},
+		Modules: []config.Module{
+			{Name: "lib", Trust: "isolated"},
+			{Name: "app", Trust: "proxy", Depends: []string{"lib"}},
+			{Name: "all", Trust: "trusted"},
+			{Name: "raw", Trust: "unconfined"},
+		},
+	}
+}
+
+func TestCustomLevelOverItsBase(t *testing.T) {
+	ls := NewLevels(testConfig().Levels)
+	lv, ok := ls.Get("proxy")
+	if !ok {
+		t.Fatal("proxy is unknown")
+	}
+	base := sandbox.Builtin()["isolated"]
+	if lv.Name != "proxy" || lv.Network != sandbox.NetOutgoing || lv.SELinuxType != base.SELinuxType {
+		t.Errorf("proxy = %+v", lv)
+	}
+	if lv.Limits.Processes != 9 || lv.Limits.FileSize != 2<<20 || lv.Limits.Memory != base.Limits.Memory {
+		t.Errorf("limits = %+v, want processes and file size set, the rest from isolated", lv.Limits)
+	}
+	if _, ok := ls.Get("nope"); ok {
+		t.Error("an unknown level resolves")
+	}
+	names := strings.Join(ls.Names(), " ")
+	if names != "isolated network proxy scm trusted unconfined" {
+		t.Errorf("Names() = %s", names)
+	}
+}
+
+func TestRulesChangeWithTheLevel(t *testing.T) {
+	cfg := testConfig()
+	before := NewLevels(cfg.Levels).Rules("proxy")
+	lv := cfg.Levels["proxy"]
+	lv.Read = []string{"/srv/other"}
+	cfg.Levels["proxy"] = lv
+	if NewLevels(cfg.Levels).Rules("proxy") == before {
+		t.Error("a changed read rule leaves the rules line as it was")
+	}
+	if NewLevels(nil).Rules("isolated") == NewLevels(nil).Rules("network") {
+		t.Error("isolated and network have one rules line")
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	cfg := testConfig()
+	labels := map[string]string{}
+	p := NewPolicy(cfg, true, "/b/install-root")
+	p.Label = func(typ, mcs string) string { labels[typ] = mcs; return "u:r:" + typ + ":" + mcs }
+
+	app := p.Profile("proxy", "app", []string{"lib"}, []string{"/b/install-root/lib"})
+	id := p.IDs["app"]
+	if app.UID != id.UID || app.GID != id.UID || !app.Confined || app.Network != sandbox.NetOutgoing {
+		t.Errorf("app profile %+v", app)
+	}
+	if want := sandbox.MCSWith(id, p.IDs["lib"]); labels["autobuild_build_isolated_t"] != want {
+		t.Errorf("app runs at %q, want its and lib's categories %q", labels["autobuild_build_isolated_t"], want)
+	}
+	if strings.Join(app.Read, " ") != "/b/install-root/lib /srv/mirror" {
+		t.Errorf("app reads %v", app.Read)
+	}
+	if all := p.Profile("trusted", "all", nil, nil); strings.Join(all.Read, " ") != "/b/install-root" {
+		t.Errorf("trusted reads %v, want every install root", all.Read)
+	}
+	if labels["autobuild_build_trusted_t"] != sandbox.AllCategories {
+		t.Errorf("trusted runs at %q", labels["autobuild_build_trusted_t"])
+	}
+	if raw := p.Profile("unconfined", "raw", nil, nil); raw.UID != -1 || raw.Confined || raw.SELinuxLabel != "" {
+		t.Errorf("unconfined profile %+v", raw)
+	}
+	p.SeparateUIDs = false
+	if lib := p.Profile("isolated", "lib", nil, nil); lib.UID != -1 {
+		t.Errorf("without separate uids, lib runs as %d", lib.UID)
+	}
+	if m := p.Module("app", "proxy", []string{"lib"}); m.ID != id || m.StepMCS != sandbox.MCSWith(id, p.IDs["lib"]) || m.Level.Name != "proxy" {
+		t.Errorf("Module = %+v", m)
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	full := sandbox.Host{LandlockABI: 7, NetNS: true, PidNS: true}
+	tests := []struct {
+		name  string
+		host  sandbox.Host
+		weak  bool
+		fails string
+	}{
+		{"everything here", full, false, ""},
+		{"no Landlock", sandbox.Host{NetNS: true, PidNS: true}, false, `trust level "scm" needs landlock-fs`},
+		{"no network namespace", sandbox.Host{LandlockABI: 7, PidNS: true}, false, `trust level "isolated" needs network-namespace`},
+		{"no Landlock, weaker allowed", sandbox.Host{}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.AllowWeakerConfinement = tt.weak
+			p := NewPolicy(cfg, false, "/b/install-root")
+			p.Label = func(string, string) string { return "" }
+			err := p.Preflight(cfg, tt.host)
+			if tt.fails == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnenforceable) || !strings.Contains(err.Error(), tt.fails) || !strings.Contains(err.Error(), cfg.File) {
+				t.Errorf("err = %v, want ErrUnenforceable saying %q and naming the file", err, tt.fails)
+			}
+		})
+	}
+	if got := strings.Join(Used(testConfig()), " "); got != "scm isolated proxy trusted unconfined" {
+		t.Errorf("Used = %s", got)
+	}
+}
