@@ -22,21 +22,9 @@ import (
 
 var helper string
 
-func TestMain(m *testing.M) {
-	// This test binary is the steps' autobuild binary too: the sandbox
-	// helper, and the checkout step's child side.
-	sandbox.RunHelperIfRequested()
-	checkout.RunIfRequested()
-	path, cleanup, err := sandboxtest.HelperBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "copy the test binary for the sandbox helper:", err)
-		os.Exit(2)
-	}
-	helper = path
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+// This test binary is the steps' autobuild binary too: the sandbox
+// helper, and the checkout step's child side.
+func TestMain(m *testing.M) { sandboxtest.Main(m, &helper, checkout.RunIfRequested) }
 
 // recorder is a publisher that records what it was given, and fails
 // when told to.

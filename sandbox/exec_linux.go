@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,9 +69,12 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, step.Timeout, &TimeoutError{After: step.Timeout})
 		defer cancel()
 	}
-	cmd, err := r.command(ctx, step, absent)
+	cmd, status, err := r.command(ctx, step, absent)
 	if err != nil {
 		return Result{}, err
+	}
+	if status != nil {
+		defer status.Close()
 	}
 	cmd.Dir = step.Dir
 	// Output goes to files directly. Any other writer gets a pipe of our
@@ -98,10 +102,22 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	cmd.WaitDelay = outputGrace
 
 	start := time.Now()
+	labelled := step.Profile.SELinuxLabel != "" && r.Host.SELinux
 	err = startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux)
 	out.started()
+	// The child has its copy of the status pipe's write end; with ours
+	// closed, the pipe reads EOF once the helper has exited or exec'd.
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
 	if err != nil {
 		out.wait()
+		// Without a helper, a failed fork/exec is the command's exec
+		// (a cancelled context or an SELinux label is not).
+		var pathErr *fs.PathError
+		if status == nil && !labelled && errors.As(err, &pathErr) {
+			return Result{}, &StepError{Stage: StageExec, Level: step.Profile.Level, Msg: err.Error()}
+		}
 		return Result{}, fmt.Errorf("sandbox: start %s: %w", step.Args[0], err)
 	}
 	waitErr := cmd.Wait()
@@ -123,6 +139,16 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 			res.ExitCode = -1
 		}
 	}
+	// A record on the status pipe means the command never ran, whatever
+	// the exit code says: a helper's 125 is no build failure.
+	if status != nil {
+		if serr := readStatus(status, step.Profile.Level); serr != nil {
+			if serr.Stage == StageConfine {
+				res.Enforced = nil
+			}
+			return res, serr
+		}
+	}
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
 		return res, fmt.Errorf("sandbox: wait %s: %w", step.Args[0], waitErr)
@@ -130,9 +156,36 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	return res, nil
 }
 
+// statusGrace bounds the read of the status pipe. The helper has exited
+// by then, so a record is already complete in the pipe; only a concurrent
+// Run's child, between its fork and its exec, can hold a write end open
+// for an instant longer.
+const statusGrace = 2 * time.Second
+
+// readStatus returns the failure the helper reported on the status pipe,
+// or nil when it wrote nothing (it exec'd the command, or was killed).
+func readStatus(f *os.File, level string) *StepError {
+	_ = f.SetReadDeadline(time.Now().Add(statusGrace))
+	b, _ := io.ReadAll(io.LimitReader(f, maxStatus+1))
+	if len(b) == 0 {
+		return nil
+	}
+	var st helperStatus
+	if err := json.Unmarshal(b, &st); err == nil {
+		switch st.Stage {
+		case StageConfine, StagePrepare, StageExec:
+			return &StepError{Stage: st.Stage, Level: level, Msg: st.Message}
+		}
+	}
+	// Fail closed: the helper failed somewhere, and nothing says the step
+	// was confined.
+	return &StepError{Stage: StageConfine, Level: level, Msg: fmt.Sprintf("unreadable status from the sandbox helper: %.200q", b)}
+}
+
 // command builds the process to start: the command itself when
-// unconfined, the helper otherwise.
-func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.Cmd, error) {
+// unconfined, the helper otherwise. With the helper, it also returns the
+// read end of the helper's status pipe (the write end is ExtraFiles[0]).
+func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.Cmd, *os.File, error) {
 	attr := &syscall.SysProcAttr{
 		Setpgid: true,
 		// If the engine dies, the step dies with it. (With a PID
@@ -142,13 +195,13 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 	if !step.Profile.Confined && step.Prepare == nil {
 		path, err := lookPath(step.Args[0], step.Env)
 		if err != nil {
-			return nil, err
+			return nil, nil, &StepError{Stage: StageExec, Level: step.Profile.Level, Msg: err.Error()}
 		}
 		cmd := exec.CommandContext(ctx, path, step.Args[1:]...)
 		cmd.Args[0] = step.Args[0]
 		cmd.Env = step.Env
 		cmd.SysProcAttr = attr
-		return cmd, nil
+		return cmd, nil, nil
 	}
 	has := func(name string) bool {
 		for _, m := range absent {
@@ -180,12 +233,19 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 	// The helper checks Missing itself too: it applies what the host has.
 	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent, Prepare: step.Prepare})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	// The helper reports why it gave up on this pipe (statusFD), so a
+	// failure to confine is not mistaken for a build that exited 125.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: status pipe: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, r.Self, HelperArg)
 	cmd.Env = append(append([]string{}, step.Env...), specEnv+"="+string(spec))
 	cmd.SysProcAttr = attr
-	return cmd, nil
+	cmd.ExtraFiles = []*os.File{pw}
+	return cmd, pr, nil
 }
 
 // startLabelled starts cmd so that it execs into the SELinux context

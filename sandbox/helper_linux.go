@@ -13,9 +13,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// helperExit is the exit code of a helper that could not confine itself.
-// The step is then reported as failed, never run unconfined.
+// helperExit is the exit code of a helper that could not confine itself,
+// prepare or exec. The step is then reported as failed, never run
+// unconfined; the status pipe tells the engine why, and tells this apart
+// from a command that itself exits 125.
 const helperExit = 125
+
+// statusFD is the helper's end of the status pipe: the first of the
+// engine's exec.Cmd.ExtraFiles.
+const statusFD = 3
+
+// maxStatus bounds a status record: a pipe write of at most PIPE_BUF
+// bytes is atomic and fits even a pipe shrunk to one page, so the helper
+// never blocks on an engine that reads only after the helper has exited.
+const maxStatus = 4096
+
+// helperStatus is the one record a failing helper writes to the status
+// pipe before it exits.
+type helperStatus struct {
+	Stage   string `json:"stage"`
+	Message string `json:"message"`
+}
 
 // RunHelperIfRequested turns the process into the sandbox helper when it
 // was started as one (os.Args[1] == HelperArg), and never returns in that
@@ -25,24 +43,70 @@ func RunHelperIfRequested() {
 	if len(os.Args) < 2 || os.Args[1] != HelperArg {
 		return
 	}
-	err := helperMain()
+	// The status pipe before anything else: nothing the helper execs
+	// (a Prepare's tools, the step's command) may inherit it.
+	status, err := openStatus()
+	stage := StageConfine
+	if err == nil {
+		stage, err = helperMain()
+	}
 	fmt.Fprintf(os.Stderr, "autobuild sandbox: %v\n", err)
+	writeStatus(status, stage, err)
 	os.Exit(helperExit)
 }
 
-// helperMain confines the process and execs the step. The order matters
-// and each step says why it sits where it does.
-func helperMain() error {
+// openStatus marks the status pipe close-on-exec and returns its fd, or -1
+// when the helper was started without one (then the exit code and stderr
+// are all the engine learns). If the mark fails the pipe is still
+// returned, with an error: the helper must report and stop, not exec.
+func openStatus() (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(statusFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return -1, nil
+	}
+	if _, err := unix.FcntlInt(statusFD, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return statusFD, fmt.Errorf("status pipe: close-on-exec: %w", err)
+	}
+	return statusFD, nil
+}
+
+// writeStatus reports the helper's failure to the engine, cutting the
+// message until the record fits maxStatus.
+func writeStatus(fd int, stage string, err error) {
+	if fd < 0 {
+		return
+	}
+	msg := err.Error()
+	for {
+		b, jerr := json.Marshal(helperStatus{Stage: stage, Message: msg})
+		if jerr == nil && len(b) <= maxStatus {
+			_, _ = unix.Write(fd, b)
+			return
+		}
+		if msg == "" {
+			return
+		}
+		msg = msg[:len(msg)/2]
+	}
+}
+
+// helperMain confines the process and execs the step; it returns only on
+// failure, with the stage that failed. The order matters and each step
+// says why it sits where it does.
+func helperMain() (stage string, err error) {
 	if builtWithCgo {
-		return fmt.Errorf("this autobuild binary was built with cgo; rebuild it with CGO_ENABLED=0 (make does)")
+		return StageConfine, fmt.Errorf("this autobuild binary was built with cgo; rebuild it with CGO_ENABLED=0 (make does)")
 	}
 	raw := os.Getenv(specEnv)
 	if raw == "" {
-		return fmt.Errorf("%s is not set: the helper mode is for the engine only", specEnv)
+		return StageConfine, fmt.Errorf("%s is not set: the helper mode is for the engine only", specEnv)
 	}
 	var spec helperSpec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
-		return fmt.Errorf("decode spec: %w", err)
+		return StageConfine, fmt.Errorf("decode spec: %w", err)
+	}
+	if len(spec.Args) == 0 {
+		return StageConfine, fmt.Errorf("decode spec: no command")
 	}
 	// The spec is for us, not for the build.
 	os.Unsetenv(specEnv)
@@ -51,22 +115,23 @@ func helperMain() error {
 	// Resolve the command while PATH lookups still see everything.
 	path, err := exec.LookPath(spec.Args[0])
 	if err != nil {
-		return fmt.Errorf("find %s: %w", spec.Args[0], err)
+		return StageExec, fmt.Errorf("find %s: %w", spec.Args[0], err)
 	}
 
 	if p.Confined {
 		if err := confine(p, spec.Skip); err != nil {
-			return err
+			return StageConfine, err
 		}
 	}
 	// Preparation runs with exactly the step's rights.
 	if err := runPrepare(spec.Prepare); err != nil {
-		return err
+		return StagePrepare, err
 	}
 
-	// Exec replaces the helper; the confinement is inherited.
+	// Exec replaces the helper; the confinement is inherited, the status
+	// pipe is not.
 	err = syscall.Exec(path, spec.Args, os.Environ())
-	return fmt.Errorf("exec %s: %w", path, err)
+	return StageExec, fmt.Errorf("exec %s: %w", path, err)
 }
 
 // confine applies, in order, the in-child mechanisms of p.

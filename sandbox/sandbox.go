@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -73,7 +74,17 @@ type Result struct {
 // Run blocks until the step's whole process tree is gone. It may be called
 // concurrently. It returns an error only when the step could not be
 // started at all (or confinement could not be applied); a step that
-// starts and fails is reported in Result.
+// starts and fails is reported in Result. In particular:
+//
+//   - Confinement that cannot be applied, whether refused up front or
+//     failing in the child, is an error for which
+//     errors.Is(err, ErrUnsupported): never an ordinary build failure.
+//   - A Prepare that failed, or a command that could not be found or
+//     executed, is a *StepError that is not ErrUnsupported: the engine
+//     reports the module as failed with its message.
+//
+// In both cases the command never ran. An error from a step that got as
+// far as a child process comes with the Result known so far (Duration).
 type Runner interface {
 	Run(ctx context.Context, step *Step) (Result, error)
 }
@@ -95,3 +106,45 @@ type Mechanism struct {
 type TimeoutError struct{ After time.Duration }
 
 func (e *TimeoutError) Error() string { return "timed out after " + e.After.String() }
+
+// Stages of a step that failed before its command ran (StepError.Stage).
+const (
+	// StageConfine: the confinement could not be applied.
+	StageConfine = "confine"
+	// StagePrepare: the step's Prepare failed.
+	StagePrepare = "prepare"
+	// StageExec: the command could not be found or executed.
+	StageExec = "exec"
+)
+
+// StepError is a step that failed before its command ran: it could not
+// be confined, its Prepare failed, or its command could not be executed.
+// Only a confinement failure is ErrUnsupported; the others are failures
+// of the step, not of the host.
+type StepError struct {
+	Stage string // StageConfine, StagePrepare or StageExec
+	Level string // the profile's trust level
+	Msg   string
+}
+
+func (e *StepError) Error() string {
+	what := "failed before its command ran"
+	switch e.Stage {
+	case StageConfine:
+		what = "cannot confine the step"
+	case StagePrepare:
+		what = "prepare failed"
+	case StageExec:
+		what = "cannot execute the command"
+	}
+	if e.Level != "" {
+		return fmt.Sprintf("sandbox: trust level %q: %s: %s", e.Level, what, e.Msg)
+	}
+	return fmt.Sprintf("sandbox: %s: %s", what, e.Msg)
+}
+
+// Is makes a confinement failure ErrUnsupported, so the CLI tells it
+// apart from a module that failed.
+func (e *StepError) Is(target error) bool {
+	return target == ErrUnsupported && e.Stage == StageConfine
+}

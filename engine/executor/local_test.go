@@ -1,8 +1,6 @@
 package executor_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/autobuild/autobuild/engine/executor"
@@ -15,18 +13,7 @@ import (
 // its sandbox helper mode.
 var helper string
 
-func TestMain(m *testing.M) {
-	sandbox.RunHelperIfRequested()
-	path, cleanup, err := sandboxtest.HelperBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "copy the test binary for the sandbox helper:", err)
-		os.Exit(2)
-	}
-	helper = path
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { sandboxtest.Main(m, &helper) }
 
 func TestLocalConformance(t *testing.T) {
 	executortest.Run(t, func(t *testing.T, root string) executor.Executor {

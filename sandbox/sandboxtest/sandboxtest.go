@@ -22,6 +22,28 @@ import (
 	"github.com/autobuild/autobuild/sandbox"
 )
 
+// Main is the TestMain of a package whose tests start confined steps
+// through the test binary itself. A re-executed copy of the binary is the
+// sandbox helper (or, through modes, another hidden mode of autobuild,
+// such as the checkout step) and never returns from here; otherwise Main
+// sets *helper to a copy every build uid can execute, runs the tests and
+// exits.
+func Main(m *testing.M, helper *string, modes ...func()) {
+	sandbox.RunHelperIfRequested()
+	for _, mode := range modes {
+		mode()
+	}
+	path, cleanup, err := HelperBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "copy the test binary for the sandbox helper:", err)
+		os.Exit(2)
+	}
+	*helper = path
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
 // HelperBinary copies the running test binary into a fresh folder every
 // uid may traverse, so a Runner can re-execute it as the helper after
 // dropping to a build uid. (go test keeps its binary in a folder private
@@ -160,6 +182,7 @@ func Run(t *testing.T, r sandbox.Runner) {
 	t.Run("ExitCodeAndOutput", func(t *testing.T) { t.Parallel(); testExitCodeAndOutput(t, r) })
 	t.Run("DirAndEnv", func(t *testing.T) { t.Parallel(); testDirAndEnv(t, r) })
 	t.Run("CommandFromEnvPATH", func(t *testing.T) { t.Parallel(); testPATH(t, r) })
+	t.Run("CommandNotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, r) })
 	t.Run("Timeout", func(t *testing.T) { t.Parallel(); testTimeout(t, r) })
 	t.Run("CancelIsNotATimeout", func(t *testing.T) { t.Parallel(); testCancel(t, r) })
 	t.Run("LeftoverProcessesDie", func(t *testing.T) { t.Parallel(); testLeftovers(t, r) })
@@ -177,6 +200,9 @@ func testExitCodeAndOutput(t *testing.T, r sandbox.Runner) {
 		{"success", "echo hello", 0, "hello\n", ""},
 		{"failure with output on both streams", "echo out; echo err >&2; exit 3", 3, "out\n", "err\n"},
 		{"exit 255", "exit 255", 255, "", ""},
+		// Exec's helper exits 125 when it gives up; a command's own 125 is
+		// still just an exit code.
+		{"exit 125", "exit 125", 125, "", ""},
 		{"failing command", "false", 1, "", ""},
 		{"large output", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo done >&2", 0, strings.Repeat("x", 1<<20) + "\n", "done\n"},
 	}
@@ -254,6 +280,20 @@ func testPATH(t *testing.T, r sandbox.Runner) {
 			if !prof.Confined {
 			}
 			t.Errorf("a command in the step's PATH: %v", o)
+		}
+	})
+}
+
+func testNotFound(t *testing.T, r sandbox.Runner) {
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		// Runner doc: a command that cannot be found or executed is a
+		// *StepError of stage exec, not ErrUnsupported and not a Result.
+		for _, name := range []string{"autobuild-no-such-command", filepath.Join(w, "no-such-command")} {
+			o := run(context.Background(), r, sandbox.Step{Args: []string{name}, Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+			var se *sandbox.StepError
+			if !errors.As(o.err, &se) || se.Stage != sandbox.StageExec || errors.Is(o.err, sandbox.ErrUnsupported) {
+				t.Errorf("%s: %v, want a *StepError of stage %q, not ErrUnsupported", name, o, sandbox.StageExec)
+			}
 		}
 	})
 }
