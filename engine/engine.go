@@ -147,10 +147,15 @@ func plan(cfg *config.Config, opts Options, deps Deps) (*runner, error) {
 	}
 	ws := deps.Executor.Workspace()
 	layout := ws.Layout()
-	return &runner{
-		cfg: cfg, opts: opts, deps: deps, g: g, ws: ws, layout: layout,
-		policy: trust.NewPolicy(cfg, deps.Executor.SeparateUIDs(), layout.InstallRoots()),
-	}, nil
+	reserved, err := deps.Executor.ReservedIDs()
+	if err != nil {
+		return nil, fmt.Errorf("the host's reserved uids: %w", err)
+	}
+	policy, err := trust.NewPolicy(cfg, deps.Executor.SeparateUIDs(), layout.InstallRoots(), reserved)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{cfg: cfg, opts: opts, deps: deps, g: g, ws: ws, layout: layout, policy: policy}, nil
 }
 
 // preflight refuses the run when a level cannot be enforced by the

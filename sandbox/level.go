@@ -158,35 +158,15 @@ const (
 	catPairs = 1024 * 1023 / 2
 )
 
-// BuildUID is the uid a module prefers: a hash of its name in the build
-// uid range. AssignIDs gives it unless another module took it first.
+// BuildUID is the uid a module prefers in the default range: a hash of
+// its name. AssignIDs gives it unless another module, or the host, took it.
 func BuildUID(module string) int { return BuildUIDBase + int(hash("uid:"+module)%BuildUIDRange) }
 
-// AssignIDs gives every module a uid and a category pair of its own. Each
-// is derived from the module's name, so it is the same in every cron run;
-// when two names hash alike, the one that sorts later takes the next free
-// slot. Only adding a module that collides can move another module's
-// identity, and the engine relabels and re-owns folders when it changes.
+// AssignIDs gives every module an identity from the default uid range,
+// reserving nothing (IDSpace.Assign is the full form).
 func AssignIDs(modules []string) map[string]ID {
-	names := append([]string(nil), modules...)
-	sort.Strings(names)
-	uids := map[int]bool{}
-	pairs := map[int]bool{}
-	out := make(map[string]ID, len(names))
-	for _, n := range names {
-		u := int(hash("uid:"+n) % BuildUIDRange)
-		for uids[u] {
-			u = (u + 1) % BuildUIDRange
-		}
-		uids[u] = true
-		p := int(hash("mcs:"+n) % catPairs)
-		for pairs[p] {
-			p = (p + 1) % catPairs
-		}
-		pairs[p] = true
-		out[n] = ID{UID: BuildUIDBase + u, Cats: pairAt(p)}
-	}
-	return out
+	ids, _ := IDSpace{First: BuildUIDBase, Count: BuildUIDRange}.Assign(modules)
+	return ids
 }
 
 // pairAt maps 0..catPairs-1 onto the pairs (a, b), a < b ≤ 1023.

@@ -54,7 +54,21 @@ func runDoctor(_ context.Context, g *globals) error {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	policy := trust.NewPolicy(cfg, h.Root, "")
+	reserved, err := sandbox.HostReservedIDs("/")
+	if err != nil {
+		return err
+	}
+	space := trust.IDSpace(cfg, reserved)
+	note := ""
+	if !h.Root {
+		note = "; used only when the engine runs as root"
+	}
+	fmt.Fprintf(g.stdout, "build uids: %d–%d, %d free (this host's accounts and subordinate ranges take %d)%s\n",
+		space.First, space.First+space.Count-1, space.Free(), space.Count-space.Free(), note)
+	policy, err := trust.NewPolicy(cfg, h.Root, "", reserved)
+	if err != nil {
+		return err
+	}
 	var unenforced []string
 	for _, n := range policy.Levels.Names() {
 		lv := policy.Levels.Level(n)

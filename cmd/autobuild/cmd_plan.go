@@ -10,6 +10,7 @@ import (
 
 	"github.com/autobuild/autobuild/engine/graph"
 	"github.com/autobuild/autobuild/engine/trust"
+	"github.com/autobuild/autobuild/sandbox"
 )
 
 // PlanOptions are the flags of `autobuild plan`.
@@ -65,7 +66,14 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	var plan []planModule
 	// Whether steps get uids of their own is the executor's to say; plan
 	// shows the uids they get when the engine runs as root.
-	policy := trust.NewPolicy(cfg, true, "")
+	reserved, err := sandbox.HostReservedIDs("/")
+	if err != nil {
+		return err
+	}
+	policy, err := trust.NewPolicy(cfg, true, "", reserved)
+	if err != nil {
+		return err
+	}
 	for _, i := range gr.Order() {
 		m := cfg.Modules[i]
 		t := policy.Module(m.Name, m.Trust, deps(gr, i))

@@ -50,6 +50,15 @@ type Config struct {
 	Publish Publish `mapstructure:"publish"`
 	// Archive configures the build archive (the cache of good builds).
 	Archive Archive `mapstructure:"archive"`
+	// BuildUIDs is the range module builds run as (when the engine is
+	// root), less the host's accounts and subordinate ranges.
+	BuildUIDs UIDRange `mapstructure:"build_uids"`
+}
+
+// UIDRange is a range of uids: First, First+1, …, First+Count-1.
+type UIDRange struct {
+	First int `mapstructure:"first"`
+	Count int `mapstructure:"count"`
 }
 
 // Module is one buildable unit: a source, a build command and its settings.

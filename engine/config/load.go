@@ -54,7 +54,8 @@ const EnvPrefix = "AUTOBUILD"
 // that point at the line. "*" stands for a map of names (levels) and
 // "[]" for a list item.
 var schema = map[string][]string{
-	"":                 {"build_root", "workers", "allow_weaker_confinement", "scm_level", "levels", "modules", "publish", "archive"},
+	"":                 {"build_root", "workers", "allow_weaker_confinement", "scm_level", "levels", "modules", "publish", "archive", "build_uids"},
+	"build_uids":       {"first", "count"},
 	"modules[]":        {"name", "source", "depends", "command", "env", "groups", "timeout", "trust"},
 	"modules[].source": {"kind", "url", "branch", "tag", "commit"},
 	"levels.*":         {"base", "description", "network", "selinux_type", "read", "write", "limits"},
@@ -104,6 +105,8 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("scm_level", sandbox.SCMLevel)
 	v.SetDefault("publish.keep", 3)
 	v.SetDefault("archive.keep", 3)
+	v.SetDefault("build_uids.first", sandbox.BuildUIDBase)
+	v.SetDefault("build_uids.count", sandbox.BuildUIDRange)
 	if err := v.ReadConfig(strings.NewReader(string(raw))); err != nil {
 		return nil, &Error{File: abs, Msg: "cannot parse: " + err.Error()}
 	}
@@ -318,6 +321,12 @@ func (l *loader) validate(c *Config) error {
 	if c.Archive.Keep < 1 {
 		return l.err("archive.keep", "must be at least 1, not %d", c.Archive.Keep)
 	}
+	if c.BuildUIDs.First < 1000 {
+		return l.err("build_uids.first", "must be 1000 or more (system accounts live below), not %d", c.BuildUIDs.First)
+	}
+	if c.BuildUIDs.Count < 1 || c.BuildUIDs.First+c.BuildUIDs.Count-1 > 1<<31-2 {
+		return l.err("build_uids.count", "must be at least 1 and end below 2147483647, not %d", c.BuildUIDs.Count)
+	}
 	builtin := sandbox.Builtin()
 	for name, lv := range c.Levels {
 		key := "levels." + name
@@ -433,6 +442,9 @@ func (l *loader) validate(c *Config) error {
 			return l.err(key+".trust", "unknown trust level %q (built-in: isolated, network, trusted, unconfined; or define it under levels:)", m.Trust)
 		}
 		nodes[i] = graph.Node{Name: m.Name, Deps: m.Depends}
+	}
+	if len(c.Modules) > c.BuildUIDs.Count {
+		return l.err("build_uids.count", "%d uids for %d modules: each module needs a uid of its own", c.BuildUIDs.Count, len(c.Modules))
 	}
 	if _, err := graph.New(nodes); err != nil {
 		var ue *graph.UnknownDependencyError

@@ -54,6 +54,9 @@ func TestLoadGood(t *testing.T) {
 	if c.Publish.Dir != filepath.Join(dir, "out", "public_html") {
 		t.Errorf("publish dir %q", c.Publish.Dir)
 	}
+	if c.BuildUIDs != (UIDRange{First: 200000, Count: 100000}) {
+		t.Errorf("build_uids %+v, want the default range", c.BuildUIDs)
+	}
 }
 
 func TestEnvOverride(t *testing.T) {
@@ -96,6 +99,9 @@ func TestLoadErrors(t *testing.T) {
 		{"level network", "levels:\n  mine: {network: lan}\n" + mod(""), "levels.mine.network", 2, "must be"},
 		{"unknown kind", "modules:\n  - name: a\n    source: {kind: cvs, url: /r/a}\n", "modules[0].source.kind", 3, `unknown source kind "cvs" (known: [git])`},
 		{"short commit", "modules:\n  - name: a\n    source: {url: /r/a, commit: abc123}\n", "modules[0].source.commit", 3, "40-digit"},
+		{"uids below 1000", "build_uids: {first: 10, count: 5}\n" + mod(""), "build_uids.first", 1, "1000 or more"},
+		{"too few uids", "build_uids: {first: 300000, count: 1}\n" + mod("  - name: b\n    source: {url: /r/b}\n"), "build_uids.count", 1, "2 modules"},
+		{"uid key", "build_uids: {start: 300000}\n" + mod(""), "build_uids.start", 1, "unknown key"},
 		{"level limits", "levels:\n  mine: {limits: {processes: -1}}\n" + mod(""), "levels.mine.limits.processes", 2, "negative"},
 	}
 	for _, tt := range tests {

@@ -59,6 +59,9 @@ type Executor interface {
 	Check(p sandbox.Profile) (enforced, missing []string)
 	// SeparateUIDs reports whether steps run as their module's own uid.
 	SeparateUIDs() bool
+	// ReservedIDs are the uids and gids that machine gives to someone
+	// (accounts, subordinate ranges): never a module's.
+	ReservedIDs() ([]sandbox.IDRange, error)
 	// Self is the autobuild binary as steps see it; checkout steps run
 	// it in its checkout mode.
 	Self() string
@@ -107,6 +110,10 @@ func (l *Local) Check(p sandbox.Profile) (enforced, missing []string) { return l
 
 // SeparateUIDs implements Executor.
 func (l *Local) SeparateUIDs() bool { return l.Host.Root }
+
+// ReservedIDs implements Executor: this host's accounts and subordinate
+// ranges.
+func (l *Local) ReservedIDs() ([]sandbox.IDRange, error) { return sandbox.HostReservedIDs("/") }
 
 // Self implements Executor.
 func (l *Local) Self() string { return l.Bin }

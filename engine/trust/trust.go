@@ -132,17 +132,34 @@ type Policy struct {
 }
 
 // NewPolicy resolves cfg's confinement. installRoot is the workspace's
-// folder of install roots.
-func NewPolicy(cfg *config.Config, separateUIDs bool, installRoot string) *Policy {
+// folder of install roots; reserved are the uids the executor's machine
+// gives to someone, which no module gets. The error, a *config.Error, says
+// the configured uid range has too few free uids here.
+func NewPolicy(cfg *config.Config, separateUIDs bool, installRoot string, reserved []sandbox.IDRange) (*Policy, error) {
 	names := make([]string, len(cfg.Modules))
 	for i, m := range cfg.Modules {
 		names[i] = m.Name
 	}
+	space := IDSpace(cfg, reserved)
+	ids, err := space.Assign(names)
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Key: "build_uids", Msg: fmt.Sprintf("%v (this host's accounts and subordinate ranges take the rest; choose another range)", err), Err: err}
+	}
 	return &Policy{
-		Levels: NewLevels(cfg.Levels), IDs: sandbox.AssignIDs(names),
+		Levels: NewLevels(cfg.Levels), IDs: ids,
 		SeparateUIDs: separateUIDs, AllowWeaker: cfg.AllowWeakerConfinement,
 		InstallRoot: installRoot, Label: sandbox.ExecLabel,
+	}, nil
+}
+
+// IDSpace is the uid space of cfg's modules on a machine that reserves
+// reserved.
+func IDSpace(cfg *config.Config, reserved []sandbox.IDRange) sandbox.IDSpace {
+	first, count := cfg.BuildUIDs.First, cfg.BuildUIDs.Count
+	if count == 0 {
+		first, count = sandbox.BuildUIDBase, sandbox.BuildUIDRange
 	}
+	return sandbox.IDSpace{First: first, Count: count, Reserved: reserved}
 }
 
 // Profile resolves level for one step of module. deps are the modules

@@ -64,7 +64,7 @@ func TestRulesChangeWithTheLevel(t *testing.T) {
 func TestProfiles(t *testing.T) {
 	cfg := testConfig()
 	labels := map[string]string{}
-	p := NewPolicy(cfg, true, "/b/install-root")
+	p := mustPolicy(t, cfg, true)
 	p.Label = func(typ, mcs string) string { labels[typ] = mcs; return "u:r:" + typ + ":" + mcs }
 
 	app := p.Profile("proxy", "app", []string{"lib"}, []string{"/b/install-root/lib"})
@@ -113,7 +113,7 @@ func TestPreflight(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.AllowWeakerConfinement = tt.weak
-			p := NewPolicy(cfg, false, "/b/install-root")
+			p := mustPolicy(t, cfg, false)
 			p.Label = func(string, string) string { return "" }
 			err := p.Preflight(cfg, tt.host)
 			if tt.fails == "" {
@@ -129,5 +129,37 @@ func TestPreflight(t *testing.T) {
 	}
 	if got := strings.Join(Used(testConfig()), " "); got != "scm isolated proxy trusted unconfined" {
 		t.Errorf("Used = %s", got)
+	}
+}
+
+func mustPolicy(t *testing.T, cfg *config.Config, separate bool) *Policy {
+	t.Helper()
+	p, err := NewPolicy(cfg, separate, "/b/install-root", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Module uids come from the configured range, never from what the host
+// reserves; a range the host takes whole is a configuration error.
+func TestUIDsAvoidTheHost(t *testing.T) {
+	cfg := testConfig()
+	cfg.BuildUIDs = config.UIDRange{First: 500000, Count: 10}
+	reserved := []sandbox.IDRange{{First: 500000, Count: 6, Why: "/etc/subuid: builder"}}
+	p, err := NewPolicy(cfg, true, "", reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, id := range p.IDs {
+		if id.UID < 500006 || id.UID >= 500010 {
+			t.Errorf("%s runs as %d, want 500006–500009", n, id.UID)
+		}
+	}
+	reserved[0].Count = 8
+	_, err = NewPolicy(cfg, true, "", reserved)
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "build_uids" || !errors.Is(err, sandbox.ErrNoIDs) {
+		t.Errorf("4 modules, 2 free uids: %v", err)
 	}
 }
