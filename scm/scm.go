@@ -3,10 +3,11 @@
 // An SCM works in two steps, resolve then act. Resolve pins a module's
 // branch, tag or commit to a Revision; it is cheap (no objects are
 // downloaded) and its result feeds the build's cache key. Checkout then
-// makes a folder's work tree exactly that Revision. The engine runs
-// Checkout confined, in a separate process (see cmd/autobuild's scm
-// mode), so a hostile server or repository can only damage the module's
-// own source folder.
+// makes a folder's work tree exactly that Revision, keeping the SCM's
+// metadata in a second folder that no build is given (see Dirs). The
+// engine runs Checkout confined, in a separate process (the checkout mode
+// of the binary, engine/checkout), so a hostile server or repository can
+// only damage the module's own folders.
 //
 // SCMs register by kind ("git") in a small registry; the engine reaches
 // them only through it and through this interface, so it knows nothing of
@@ -18,7 +19,9 @@ package scm
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -50,13 +53,34 @@ type Revision struct {
 	ID string `json:"id"`
 }
 
+// Dirs are the two folders of one module's checkout.
+//
+// Work is the work tree: exactly the files of the revision, and nothing
+// else (no metadata of the SCM's, not even a pointer to it). It is handed
+// to the build, which may change anything in it.
+//
+// Meta is the SCM's own metadata (for git: the git dir, its config, refs,
+// objects and index), in a folder of its own that only the checkout step
+// writes. A build never gets it, so nothing a build writes can steer a
+// later checkout, which runs with more rights (the network).
+type Dirs struct {
+	Work string `json:"work"`
+	Meta string `json:"meta"`
+}
+
 // SCM is one kind of source control.
 //
 // Resolve and Checkout may be called concurrently for different folders.
 // Checkout is idempotent: checking out the revision a folder already has
 // leaves it as it is, and it discards local changes and untracked files,
 // so a build always starts from the pinned content. Validate, Inputs,
-// IsMetadata and HasCheckout are cheap and have no side effects.
+// Current and HasCheckout are cheap and have no side effects.
+//
+// Nothing in the work tree is trusted: Checkout reads its metadata only
+// from Dirs.Meta, takes the repository's address from the Source every
+// time (never from metadata a step could have written, such as stored
+// remotes or URL rewrites), and removes whatever in the work tree looks
+// like metadata (a planted ".git", at any depth) before it resets it.
 type SCM interface {
 	// Validate checks src's settings when the configuration loads.
 	Validate(src Source) error
@@ -64,20 +88,18 @@ type SCM interface {
 	// repository): the confined checkout step must be allowed to read
 	// them, and so must a confined engine.
 	Inputs(src Source) []string
-	// IsMetadata reports whether rel, a path relative to a work tree's
-	// top, is the SCM's own metadata (".git") rather than source.
-	IsMetadata(rel string) bool
-	// HasCheckout reports whether dir holds a checkout, so that a
-	// Checkout of a revision it already has needs no network.
-	HasCheckout(dir string) bool
-	// Resolve pins src. It must not download objects or touch dir.
+	// HasCheckout reports whether d.Meta holds a checkout's metadata, so
+	// that a Checkout of a revision it already has needs no network.
+	HasCheckout(d Dirs) bool
+	// Resolve pins src. It must not download objects or touch any folder.
 	Resolve(ctx context.Context, src Source) (Revision, error)
-	// Checkout makes dir's work tree exactly rev, cloning into dir if it
-	// holds no checkout yet.
-	Checkout(ctx context.Context, src Source, rev Revision, dir string) error
-	// Current returns the revision checked out in dir, or an error if
-	// dir holds no checkout.
-	Current(dir string) (Revision, error)
+	// Checkout makes d.Work exactly rev, keeping its metadata in d.Meta
+	// (created, and the repository fetched into it, when it holds none
+	// yet). It fetches only when rev is not in d.Meta already.
+	Checkout(ctx context.Context, src Source, rev Revision, d Dirs) error
+	// Current returns the revision last checked out with d, or an error
+	// if d.Meta holds no checkout.
+	Current(d Dirs) (Revision, error)
 }
 
 var (
@@ -119,4 +141,24 @@ func kindsLocked() []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// Validate checks that d names two separate folders, neither inside the
+// other: metadata in the work tree would be the build's to change, and a
+// work tree in the metadata would let a build write it.
+func (d Dirs) Validate() error {
+	if d.Work == "" || d.Meta == "" {
+		return fmt.Errorf("checkout needs a work tree and a metadata folder (have %q and %q)", d.Work, d.Meta)
+	}
+	w, m := filepath.Clean(d.Work), filepath.Clean(d.Meta)
+	if within(m, w) || within(w, m) {
+		return fmt.Errorf("metadata folder %s and work tree %s overlap", d.Meta, d.Work)
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -2,12 +2,19 @@
 // revision (resolve) and makes the module's source folder hold exactly
 // that revision (act), in a confined step.
 //
-// Both halves of the step live here. The engine side (Stage) decides what
+// Both halves of the step live here. The engine side (Run) decides what
 // the step must do and runs it through the executor; the child side
-// (RunIfRequested, and the Prepare registered at init) is the hidden mode
-// of the autobuild binary that the confined step executes. The engine
-// never knows which SCM it talks to: everything kind-specific is behind
-// scm.SCM.
+// (RunIfRequested) is the hidden mode of the autobuild binary that the
+// confined step executes. The engine never knows which SCM it talks to:
+// everything kind-specific is behind scm.SCM.
+//
+// A checkout has two folders (scm.Dirs): the work tree, which the build
+// then gets and may change at will, and the SCM's metadata, which only
+// this step writes. Nothing a build can write is trusted by the checkout
+// that follows it, which runs with more rights (the network): the SCM
+// reads its metadata only from the metadata folder, the repository's URL
+// comes from the module's configuration every time, and anything in the
+// work tree that looks like metadata is removed.
 package checkout
 
 import (
@@ -30,31 +37,15 @@ import (
 // checkout; the engine runs it confined, as the module's SCM step.
 const Arg = "__scm-checkout"
 
-// PrepareName is the sandbox.Prepare that resets and cleans a module's
-// work tree inside its build step's own confinement.
-const PrepareName = "checkout"
-
-func init() {
-	// The build step resets and cleans its own work tree through this,
-	// with no more rights than the build itself has.
-	sandbox.RegisterPrepare(PrepareName, func(arg string) error {
-		spec, s, err := decode(arg)
-		if err != nil {
-			return err
-		}
-		return s.Checkout(context.Background(), spec.Source, scm.Revision{ID: spec.Revision}, spec.Dir)
-	})
-}
-
 // spec is the step's instructions, passed as one JSON argument.
 type spec struct {
 	Source   scm.Source `json:"source"`
 	Revision string     `json:"revision"`
-	Dir      string     `json:"dir"`
+	Dirs     scm.Dirs   `json:"dirs"`
 }
 
-func encode(src scm.Source, rev, dir string) (string, error) {
-	b, err := json.Marshal(spec{Source: src, Revision: rev, Dir: dir})
+func encode(src scm.Source, rev string, dirs scm.Dirs) (string, error) {
+	b, err := json.Marshal(spec{Source: src, Revision: rev, Dirs: dirs})
 	return string(b), err
 }
 
@@ -90,11 +81,11 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "autobuild scm: running in %s\n", strings.TrimRight(string(label), "\x00\n"))
 		}
 	}
-	if err := s.Checkout(ctx, sp.Source, scm.Revision{ID: sp.Revision}, sp.Dir); err != nil {
+	if err := s.Checkout(ctx, sp.Source, scm.Revision{ID: sp.Revision}, sp.Dirs); err != nil {
 		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", sp.Dir, sp.Revision)
+	fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", sp.Dirs.Work, sp.Revision)
 	return 0
 }
 
@@ -132,8 +123,10 @@ type Request struct {
 	Source scm.Source
 	// Revision is what Resolve returned.
 	Revision string
-	// Dir is the module's source folder, Tmp its private temp folder.
-	Dir, Tmp string
+	// Dir is the module's source folder (the work tree the build gets),
+	// Meta the SCM's metadata of it (a folder no build is given), Tmp
+	// the step's private temp folder (emptied first).
+	Dir, Meta, Tmp string
 	// Prev is what the source folder held after the last checkout.
 	Prev Tree
 	// Profile is the SCM level resolved for the module.
@@ -148,40 +141,42 @@ type Request struct {
 type Result struct {
 	// Tree is what the source folder holds now.
 	Tree Tree
-	// Prepare, when set, must run in the build step before the build: the
-	// folder holds the revision but a build has touched it, so it needs a
-	// reset and clean, which needs no network and no SCM step of its own.
-	Prepare *sandbox.Prepare
 }
 
 // Run makes req.Dir hold exactly req.Revision: not at all when the folder
-// holds it untouched since its checkout, through a Prepare of the build
-// step when it holds it but was touched, and otherwise with the confined
-// SCM step (which may fetch).
+// holds it untouched since its checkout, and otherwise with the confined
+// SCM step, which fetches only when the revision is new, and resets and
+// cleans the work tree. The reset needs the metadata (the index), which
+// the build must not write, so it is never done in the build's step.
 func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error) {
 	s, err := scm.Get(req.Source.Kind)
 	if err != nil {
 		return Result{}, fmt.Errorf("checkout: %w", err)
 	}
-	arg, err := encode(req.Source, req.Revision, req.Dir)
+	dirs := scm.Dirs{Work: req.Dir, Meta: req.Meta}
+	if err := dirs.Validate(); err != nil {
+		return Result{}, fmt.Errorf("checkout: %w", err)
+	}
+	arg, err := encode(req.Source, req.Revision, dirs)
 	if err != nil {
 		return Result{}, err
 	}
-	if req.Prev.Revision == req.Revision && s.HasCheckout(req.Dir) {
-		if fp, err := treeFingerprint(req.Dir, s.IsMetadata); err == nil && fp == req.Prev.Pristine {
+	if req.Prev.Revision == req.Revision && s.HasCheckout(dirs) {
+		if fp, err := treeFingerprint(req.Dir); err == nil && fp == req.Prev.Pristine {
 			req.Say("source folder holds %s, untouched since its checkout", req.Revision)
 			return Result{Tree: req.Prev}, nil
 		}
-		req.Say("source folder holds %s: the build step resets and cleans it first", req.Revision)
-		return Result{Tree: req.Prev, Prepare: &sandbox.Prepare{Name: PrepareName, Arg: arg}}, nil
+		req.Say("source folder holds %s but was changed since its checkout: the SCM step resets and cleans it", req.Revision)
 	}
 
 	ws := ex.Workspace()
-	if err := ws.PrepareDir(req.Dir, req.ID, false); err != nil {
-		return Result{}, fmt.Errorf("checkout: %w", err)
-	}
-	if err := ws.PrepareDir(req.Tmp, req.ID, true); err != nil {
-		return Result{}, fmt.Errorf("checkout: %w", err)
+	for _, d := range []struct {
+		dir  string
+		wipe bool
+	}{{req.Dir, false}, {req.Meta, false}, {req.Tmp, true}} {
+		if err := ws.PrepareDir(d.dir, req.ID, d.wipe); err != nil {
+			return Result{}, fmt.Errorf("checkout: %w", err)
+		}
 	}
 	req.Say("checkout %s into %s (trust level %s)", req.Revision, req.Dir, req.Profile.Level)
 	res, err := ex.Run(ctx, &executor.Step{
@@ -196,7 +191,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 		Profile: req.Profile,
 		// The step runs this very binary in its checkout mode.
 		Inputs:  append([]string{ex.Self()}, s.Inputs(req.Source)...),
-		Outputs: []string{req.Dir, req.Tmp},
+		Outputs: []string{req.Dir, req.Meta, req.Tmp},
 	})
 	if err != nil {
 		req.Say("checkout could not start: %v", err)
@@ -208,9 +203,9 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 		}
 		return Result{}, fmt.Errorf("checkout failed (exit %d): see the log", res.ExitCode)
 	}
-	fp, err := treeFingerprint(req.Dir, s.IsMetadata)
+	fp, err := treeFingerprint(req.Dir)
 	if err != nil {
-		fp = "" // unknown: the next build resets first
+		fp = "" // unknown: the next run resets it through the SCM step
 	}
 	return Result{Tree: Tree{Revision: req.Revision, Pristine: fp}}, nil
 }

@@ -8,25 +8,19 @@ import (
 	"path/filepath"
 )
 
-// treeFingerprint hashes a work tree's shape: every path below dir (but
-// the SCM's metadata at its top, as isMeta says) with its type, mode, size and modification time, as lstat sees
-// them (symlinks are not followed). When it equals the fingerprint taken
+// treeFingerprint hashes a work tree's shape: every path below dir (all
+// of it: the SCM's metadata is kept elsewhere) with its type, mode, size
+// and modification time, as lstat sees them (symlinks are not followed). When it equals the fingerprint taken
 // right after the checkout, no build changed the tree, and the next
 // build may start without a reset. A build that forges times and sizes
 // can only fool this about its own tree.
-func treeFingerprint(dir string, isMeta func(rel string) bool) (string, error) {
+func treeFingerprint(dir string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if filepath.Dir(p) == dir && isMeta(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
 		info, err := d.Info()
 		if err != nil {
 			return err

@@ -3,13 +3,16 @@
 // Local paths and file:// URLs are resolved by reading the repository's
 // refs directly (no process, no network); other URLs by listing the
 // remote's refs. Checkout fetches only when the pinned commit is missing,
-// then resets the work tree hard and removes untracked files.
+// then resets the work tree hard and removes untracked files. The
+// repository (git dir) is kept in the metadata folder of scm.Dirs, apart
+// from the work tree, which holds no .git at all.
 package git
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -93,12 +96,12 @@ func (Git) Inputs(src scm.Source) []string {
 	return nil
 }
 
-// IsMetadata implements scm.SCM.
-func (Git) IsMetadata(rel string) bool { return rel == ".git" }
-
 // HasCheckout implements scm.SCM.
-func (Git) HasCheckout(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, ".git"))
+func (Git) HasCheckout(d scm.Dirs) bool {
+	if d.Meta == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(d.Meta, "HEAD"))
 	return err == nil
 }
 
@@ -189,55 +192,116 @@ func wantedRef(src scm.Source, lookup func(plumbing.ReferenceName) (*plumbing.Re
 }
 
 // Current implements scm.SCM.
-func (Git) Current(dir string) (scm.Revision, error) {
-	repo, err := gogit.PlainOpen(dir)
-	if err != nil {
-		return scm.Revision{}, err
+func (Git) Current(d scm.Dirs) (scm.Revision, error) {
+	if d.Meta == "" {
+		return scm.Revision{}, errors.New("no metadata folder")
 	}
-	head, err := repo.Head()
+	if _, err := os.Stat(filepath.Join(d.Meta, "HEAD")); err != nil {
+		return scm.Revision{}, fmt.Errorf("%s holds no checkout: %w", d.Meta, err)
+	}
+	head, err := storer.ResolveReference(storage(d.Meta), plumbing.HEAD)
 	if err != nil {
 		return scm.Revision{}, err
 	}
 	return scm.Revision{ID: head.Hash().String()}, nil
 }
 
+// fetchSpecs are what a fetch asks for: every branch and tag.
+var fetchSpecs = []gitconfig.RefSpec{
+	"+refs/heads/*:refs/remotes/origin/*",
+	"+refs/tags/*:refs/tags/*",
+}
+
+// storage is the repository kept in meta: git dir, config, refs, objects
+// and index, none of it in the work tree.
+func storage(meta string) *filesystem.Storage {
+	return filesystem.NewStorage(osfs.New(meta), cache.NewObjectLRUDefault())
+}
+
 // Checkout implements scm.SCM.
-func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, dir string) error {
-	repo, err := gogit.PlainOpen(dir)
-	if errors.Is(err, gogit.ErrRepositoryNotExists) {
+//
+// The work tree is untrusted: a build changed it at will. Before anything
+// reads it, every entry named .git in it (a folder, a "gitdir:" file, a
+// symlink, at any depth) is removed, so that no git, this one or a later
+// one, takes it for a repository, and what the build made unreadable or
+// unwritable to its owner is made usable again (prepareWorkTree). The
+// metadata folder is the engine's:
+// its config is written anew from src on every checkout (the one remote,
+// with src's URL; no URL rewrites, hooks path or fsmonitor), the fetch
+// goes to src.URL as given, and what git would read beside the config
+// (objects/info/alternates, hooks) is removed first.
+func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if !plumbing.IsHash(rev.ID) {
+		return fmt.Errorf("revision %q is not a full commit hash", rev.ID)
+	}
+	err := checkout(ctx, src, rev, d)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// The metadata is a cache of the remote's: a checkout killed while it
+	// wrote (an empty index or ref file) must not break every later one.
+	// Start it afresh once; a remote that really fails fails again.
+	fmt.Fprintf(os.Stderr, "autobuild scm: checkout failed (%v); starting %s afresh\n", err, d.Meta)
+	if rerr := emptyDir(d.Meta); rerr != nil {
+		return fmt.Errorf("%w (and emptying %s: %v)", err, d.Meta, rerr)
+	}
+	return checkout(ctx, src, rev, d)
+}
+
+// emptyDir removes everything in dir, but dir itself.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
+	for _, dir := range []string{d.Work, d.Meta} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		repo, err = gogit.PlainInit(dir, false)
-		if err != nil {
-			return fmt.Errorf("init %s: %w", dir, err)
-		}
-		if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}}); err != nil {
-			return err
+	}
+	if err := prepareWorkTree(d.Work); err != nil {
+		return fmt.Errorf("clean %s: %w", d.Work, err)
+	}
+	if err := distrust(d.Meta); err != nil {
+		return err
+	}
+	st := storage(d.Meta)
+	if _, err := st.Reference(plumbing.HEAD); errors.Is(err, plumbing.ErrReferenceNotFound) {
+		// A bare init: nothing is written to the work tree (a work tree
+		// given to Init would get a ".git" file pointing here).
+		if _, err := gogit.Init(st, nil); err != nil {
+			return fmt.Errorf("init %s: %w", d.Meta, err)
 		}
 	} else if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return fmt.Errorf("open %s: %w", d.Meta, err)
 	}
-	// The URL may have changed in the config since the first clone.
-	if remote, err := repo.Remote("origin"); err == nil && len(remote.Config().URLs) > 0 && remote.Config().URLs[0] != src.URL {
-		_ = repo.DeleteRemote("origin")
-		if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}}); err != nil {
-			return err
-		}
+	remote := &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs}
+	cfg := gitconfig.NewConfig()
+	cfg.Remotes[remote.Name] = remote
+	if err := st.SetConfig(cfg); err != nil {
+		return fmt.Errorf("write the config of %s: %w", d.Meta, err)
+	}
+	repo, err := gogit.Open(st, osfs.New(d.Work))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d.Meta, err)
 	}
 	hash := plumbing.NewHash(rev.ID)
 	if _, err := repo.CommitObject(hash); err != nil {
 		// Not here yet: fetch branches and tags.
-		err := repo.FetchContext(ctx, &gogit.FetchOptions{
-			RemoteName: "origin",
-			RefSpecs: []gitconfig.RefSpec{
-				"+refs/heads/*:refs/remotes/origin/*",
-				"+refs/tags/*:refs/tags/*",
-			},
-			Force: true,
-		})
-		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-			return fmt.Errorf("fetch %s: %w", src.URL, err)
+		if err := fetch(ctx, st, src); err != nil {
+			return err
 		}
 		if _, err := repo.CommitObject(hash); err != nil {
 			return fmt.Errorf("%s: commit %s not found after fetch: %w", src.URL, rev.ID, err)
@@ -249,14 +313,128 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, dir s
 	}
 	// Detach HEAD at the commit first: a fresh clone's HEAD names a
 	// branch that does not exist yet, and Current reports HEAD.
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
+	if err := st.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
 		return err
 	}
 	if err := wt.Reset(&gogit.ResetOptions{Commit: hash, Mode: gogit.HardReset}); err != nil {
 		return fmt.Errorf("reset to %s: %w", rev.ID, err)
 	}
 	if err := wt.Clean(&gogit.CleanOptions{Dir: true}); err != nil {
-		return fmt.Errorf("clean %s: %w", dir, err)
+		return fmt.Errorf("clean %s: %w", d.Work, err)
+	}
+	return nil
+}
+
+// fetch fetches every branch and tag of src.URL, as given: the remote is
+// made from src here, not read from any config.
+//
+// go-git's in-process server (local repositories) fails the whole fetch
+// ("object not found") when the client says it has a commit the server
+// does not know, which happens when the metadata holds another
+// repository's commits (the URL changed) or a history since rewritten and
+// collected. The refs are only a cache of the remote's, so then they are
+// forgotten (the objects stay) and the fetch runs once more without them.
+func fetch(ctx context.Context, st *filesystem.Storage, src scm.Source) error {
+	err := fetchOnce(ctx, st, src)
+	if err != nil && LocalPath(src.URL) != "" && ctx.Err() == nil && errors.Is(err, plumbing.ErrObjectNotFound) {
+		if ferr := forgetRefs(st); ferr != nil {
+			return fmt.Errorf("fetch %s: %w (and forgetting the local refs: %v)", src.URL, err, ferr)
+		}
+		err = fetchOnce(ctx, st, src)
+	}
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", src.URL, err)
+	}
+	return nil
+}
+
+func fetchOnce(ctx context.Context, st *filesystem.Storage, src scm.Source) error {
+	remote := gogit.NewRemote(st, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs})
+	err := remote.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", RefSpecs: fetchSpecs, Force: true})
+	if errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
+}
+
+// forgetRefs removes every ref, and points HEAD at a branch that does not
+// exist, as in a new repository: nothing is left for a fetch to offer as
+// already there.
+func forgetRefs(st *filesystem.Storage) error {
+	iter, err := st.IterReferences()
+	if err != nil {
+		return err
+	}
+	var names []plumbing.ReferenceName
+	err = iter.ForEach(func(r *plumbing.Reference) error {
+		if r.Name() != plumbing.HEAD {
+			names = append(names, r.Name())
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := st.RemoveReference(n); err != nil {
+			return err
+		}
+	}
+	return st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.Master))
+}
+
+// prepareWorkTree makes the work tree one the checkout can read and
+// reset, whatever the build did to it: every entry named .git below it (a
+// folder, a "gitdir:" file, a symlink; git never tracks such a path, so
+// each was planted) is removed, and folders and files the build made
+// unreadable or unwritable to their owner (this step runs as that owner)
+// get the owner's rights back. Symlinks are neither followed nor changed.
+func prepareWorkTree(work string) error {
+	var planted []string
+	err := filepath.WalkDir(work, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != work && d.Name() == ".git" {
+			planted = append(planted, p)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		perm, want := info.Mode().Perm(), info.Mode().Perm()|0o600
+		if d.IsDir() {
+			want |= 0o700
+		}
+		if want != perm {
+			return os.Chmod(p, want)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range planted {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// distrust removes from the metadata folder what git reads beside the
+// config and this SCM never writes: alternates (objects read from another
+// repository) and hooks (programs a git command runs). Only the checkout
+// step writes the folder; this keeps a step that could write it anyway
+// (an unconfined build) from steering the next checkout through them.
+func distrust(meta string) error {
+	for _, rel := range []string{"objects/info/alternates", "objects/info/http-alternates", "hooks"} {
+		if err := os.RemoveAll(filepath.Join(meta, filepath.FromSlash(rel))); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,12 +5,17 @@
 //	func TestConformance(t *testing.T) { scmtest.Run(t, git.Git{}, gitRepos{}) }
 //
 // The suite resolves and checks out real repositories into real folders
-// and checks the effects the engine relies on: the work tree holds exactly
-// the committed files and nothing else (its top-level metadata aside, which
-// IsMetadata must recognise and nothing else); Resolve follows new commits;
-// Checkout moves a folder forwards and backwards between revisions, is
-// idempotent, restores local changes and removes untracked files and
-// folders; a missing repository is an error, not an empty tree; Inputs
+// (a work tree and a metadata folder, scm.Dirs, side by side as the
+// engine makes them) and checks the effects the engine relies on: the
+// work tree holds exactly the committed files and nothing else, no
+// metadata at all; folders that overlap are refused; Resolve follows new
+// commits; Checkout moves a folder forwards and backwards between
+// revisions, is idempotent, restores local changes and removes untracked
+// files and folders; metadata a build planted in the work tree (a .git
+// whose config rewrites the URL, with hooks and alternates; "gitdir:"
+// files and symlinks) neither steers the next Checkout nor survives it; a
+// metadata folder that holds another repository's history does not stop
+// a checkout; a missing repository is an error, not an empty tree; Inputs
 // names a local repository; and checkouts into different folders may run
 // at once.
 //

@@ -61,11 +61,11 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 
 	t.Run("ResolveThenCheckoutFreshFolder", func(t *testing.T) {
 		src := repos.New(t, base)
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		if s.HasCheckout(dir) {
 			t.Errorf("HasCheckout(empty folder) = true")
 		}
-		if s.HasCheckout(filepath.Join(dir, "absent")) {
+		if s.HasCheckout(scm.Dirs{Work: filepath.Join(dir.Work, "absent"), Meta: filepath.Join(dir.Meta, "absent")}) {
 			t.Errorf("HasCheckout(absent folder) = true")
 		}
 		if rev, err := s.Current(dir); err == nil {
@@ -73,41 +73,42 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 		}
 		rev := resolve(t, s, src)
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, base)
+		assertTree(t, dir, base)
 		assertCurrent(t, s, dir, rev)
 		if !s.HasCheckout(dir) {
 			t.Errorf("HasCheckout(checked out folder) = false")
 		}
 	})
 
-	t.Run("MetadataIsRecognised", func(t *testing.T) {
+	t.Run("WorkTreeHoldsNoMetadata", func(t *testing.T) {
 		src := repos.New(t, base)
-		dir := emptyDir(t)
-		checkout(t, s, src, resolve(t, s, src), dir)
-		assertTree(t, s, dir, base)
-		committed := map[string]bool{}
-		for name := range base {
-			committed[strings.SplitN(name, "/", 2)[0]] = true
+		dir := newDirs(t)
+		rev := resolve(t, s, src)
+		checkout(t, s, src, rev, dir)
+		// Exactly the committed files: no metadata, not even a pointer
+		// to it.
+		assertTree(t, dir, base)
+		if ents, err := os.ReadDir(dir.Meta); err != nil || len(ents) == 0 {
+			t.Errorf("the metadata folder holds nothing after a checkout (%v)", err)
 		}
-		for name := range committed {
-			if s.IsMetadata(name) {
-				t.Errorf("IsMetadata(%q) = true for a committed source entry", name)
+		// Folders that overlap are refused: metadata in the work tree
+		// would be the build's to change.
+		for _, bad := range []scm.Dirs{
+			{Work: dir.Work, Meta: filepath.Join(dir.Work, ".meta")},
+			{Work: filepath.Join(dir.Meta, "work"), Meta: dir.Meta},
+			{Work: dir.Work, Meta: dir.Work},
+			{Work: dir.Work},
+		} {
+			if err := s.Checkout(ctx, src, rev, bad); err == nil {
+				t.Errorf("Checkout into %+v succeeded", bad)
 			}
 		}
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if !committed[e.Name()] && !s.IsMetadata(e.Name()) {
-				t.Errorf("top-level %q of the checkout is neither committed nor IsMetadata", e.Name())
-			}
-		}
+		assertTree(t, dir, base)
 	})
 
 	t.Run("NewCommitResolvesAndUpdates", func(t *testing.T) {
 		src := repos.New(t, base)
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		old := resolve(t, s, src)
 		checkout(t, s, src, old, dir)
 		id := repos.Commit(t, src, second)
@@ -119,61 +120,61 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 			t.Errorf("Resolve = %q, want the new commit %q", rev.ID, id)
 		}
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, merge(base, second))
+		assertTree(t, dir, merge(base, second))
 		assertCurrent(t, s, dir, rev)
 	})
 
 	t.Run("CheckoutIsIdempotentAndCleans", func(t *testing.T) {
 		src := repos.New(t, base)
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		rev := resolve(t, s, src)
 		checkout(t, s, src, rev, dir)
 
 		// Again on the untouched folder: nothing changes, not even a
 		// file's modification time (the engine fingerprints the tree).
-		before := modTimes(t, s, dir)
+		before := modTimes(t, dir)
 		time.Sleep(50 * time.Millisecond) // past a coarse clock's tick
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, base)
-		for name, mt := range modTimes(t, s, dir) {
+		assertTree(t, dir, base)
+		for name, mt := range modTimes(t, dir) {
 			if !mt.Equal(before[name]) {
 				t.Errorf("Checkout of the revision the folder holds rewrote %s (modified %v, was %v)", name, mt, before[name])
 			}
 		}
 
 		// Damage of every kind a build does, then the same revision.
-		write(t, dir, "README", "edited by a build\n")
-		write(t, dir, "src/lib/lib.txt", "")
-		if err := os.Remove(filepath.Join(dir, "src", "main.txt")); err != nil {
+		write(t, dir.Work, "README", "edited by a build\n")
+		write(t, dir.Work, "src/lib/lib.txt", "")
+		if err := os.Remove(filepath.Join(dir.Work, "src", "main.txt")); err != nil {
 			t.Fatal(err)
 		}
-		write(t, dir, "junk", "untracked\n")
-		write(t, dir, "src/lib/untracked.o", "untracked in a tracked folder\n")
-		write(t, dir, "out/obj/x.o", "untracked folder\n")
-		if err := os.MkdirAll(filepath.Join(dir, "empty", "folder"), 0o755); err != nil {
+		write(t, dir.Work, "junk", "untracked\n")
+		write(t, dir.Work, "src/lib/untracked.o", "untracked in a tracked folder\n")
+		write(t, dir.Work, "out/obj/x.o", "untracked folder\n")
+		if err := os.MkdirAll(filepath.Join(dir.Work, "empty", "folder"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, base)
+		assertTree(t, dir, base)
 		assertCurrent(t, s, dir, rev)
 	})
 
 	t.Run("CheckoutOlderRevision", func(t *testing.T) {
 		src := repos.New(t, base)
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		old := resolve(t, s, src)
 		repos.Commit(t, src, second)
 		rev := resolve(t, s, src)
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, merge(base, second))
+		assertTree(t, dir, merge(base, second))
 
 		checkout(t, s, src, old, dir)
-		assertTree(t, s, dir, base)
+		assertTree(t, dir, base)
 		assertCurrent(t, s, dir, old)
 
 		// And forwards again.
 		checkout(t, s, src, rev, dir)
-		assertTree(t, s, dir, merge(base, second))
+		assertTree(t, dir, merge(base, second))
 		assertCurrent(t, s, dir, rev)
 	})
 
@@ -189,9 +190,9 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 		if rev := resolve(t, s, pinned); rev != old {
 			t.Fatalf("Resolve of commit %s = %v", old.ID, rev)
 		}
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		checkout(t, s, pinned, old, dir)
-		assertTree(t, s, dir, base)
+		assertTree(t, dir, base)
 		assertCurrent(t, s, dir, old)
 	})
 
@@ -203,7 +204,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 		// A well-formed revision, from a repository that does exist.
 		good := repos.New(t, base)
 		rev := resolve(t, s, good)
-		dir := emptyDir(t)
+		dir := newDirs(t)
 		if err := s.Checkout(ctx, missing, rev, dir); err == nil {
 			t.Fatalf("Checkout(%s) into a fresh folder succeeded", missing.URL)
 		}
@@ -212,7 +213,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 		}
 		// The folder is not spoilt: the right source still checks out.
 		checkout(t, s, good, rev, dir)
-		assertTree(t, s, dir, base)
+		assertTree(t, dir, base)
 		assertCurrent(t, s, dir, rev)
 	})
 
@@ -241,7 +242,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 	t.Run("ConcurrentCheckouts", func(t *testing.T) {
 		src := repos.New(t, base)
 		rev := resolve(t, s, src)
-		dirs := []string{emptyDir(t), emptyDir(t)}
+		dirs := []scm.Dirs{newDirs(t), newDirs(t)}
 		errs := make([]error, len(dirs))
 		var wg sync.WaitGroup
 		for i, dir := range dirs {
@@ -253,9 +254,101 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 				t.Errorf("Checkout into %s: %v", dir, errs[i])
 				continue
 			}
-			assertTree(t, s, dir, base)
+			assertTree(t, dir, base)
 			assertCurrent(t, s, dir, rev)
 		}
+	})
+
+	// A build may leave anything in its work tree, metadata of the SCM's
+	// kind too, made to steer the next checkout (which has the network):
+	// a git dir whose config rewrites the repository's URL to another
+	// one, with hooks and alternates; "gitdir:" files and symlinks to
+	// another repository deeper down. The next Checkout neither reads nor
+	// keeps any of it: it fetches from the Source, and the work tree is
+	// the commit.
+	for _, when := range []string{"AfterCheckout", "BeforeFirstCheckout"} {
+		t.Run("PlantedMetadataIsIgnored"+when, func(t *testing.T) {
+			src := repos.New(t, base)
+			evil := repos.New(t, map[string]string{"README": "evil\n", "src/main.txt": "evil\n", "added/new.txt": "evil\n"})
+			marker := filepath.Join(t.TempDir(), "hook-ran")
+			dir := newDirs(t)
+			old := resolve(t, s, src)
+			if when == "AfterCheckout" {
+				checkout(t, s, src, old, dir)
+			}
+			plantMetadata(t, dir.Work, src, evil, marker)
+			id := repos.Commit(t, src, second)
+			rev := resolve(t, s, src)
+			if rev.ID != id {
+				t.Fatalf("Resolve = %s, want %s", rev.ID, id)
+			}
+			// The fetch: a URL rewrite honoured would fetch from evil,
+			// which has no such commit.
+			checkout(t, s, src, rev, dir)
+			assertTree(t, dir, merge(base, second))
+			assertCurrent(t, s, dir, rev)
+
+			// Again, planted over the revision the folder holds (no
+			// fetch), with a .git file at the top this time.
+			plantMetadata(t, dir.Work, src, evil, marker)
+			if err := os.RemoveAll(filepath.Join(dir.Work, ".git")); err != nil {
+				t.Fatal(err)
+			}
+			write(t, dir.Work, ".git", "gitdir: "+localPath(evil.URL)+"\n")
+			checkout(t, s, src, rev, dir)
+			assertTree(t, dir, merge(base, second))
+			assertCurrent(t, s, dir, rev)
+
+			// And back to the first revision: what a later checkout finds
+			// in the metadata folder is still only the Source's.
+			checkout(t, s, src, old, dir)
+			assertTree(t, dir, base)
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("a planted hook ran")
+			}
+			if evilObjects(t, evil) == "" {
+				t.Errorf("the other repository was damaged")
+			}
+		})
+	}
+
+	t.Run("MetadataNamedFilesDoNotSurvive", func(t *testing.T) {
+		src := repos.New(t, base)
+		dir := newDirs(t)
+		rev := resolve(t, s, src)
+		checkout(t, s, src, rev, dir)
+		for _, name := range []string{".git", "src/.git/config", "src/lib/.git", ".hg/store/x", ".svn/wc.db", "CVS/Entries", ".bzr/x"} {
+			write(t, dir.Work, name, "planted\n")
+		}
+		checkout(t, s, src, rev, dir)
+		assertTree(t, dir, base)
+		assertCurrent(t, s, dir, rev)
+	})
+
+	// The metadata folder may hold another repository's history: the
+	// module's URL changed, or its history was rewritten. A checkout of
+	// the new one must not fail for what it already holds.
+	t.Run("OtherRepositoryIntoSameFolder", func(t *testing.T) {
+		other := map[string]string{"README": "b's read me\n", "only-in-b/b.txt": "b\n"}
+		a, b := repos.New(t, base), repos.New(t, other)
+		dir := newDirs(t)
+		revA := resolve(t, s, a)
+		checkout(t, s, a, revA, dir)
+		revB := resolve(t, s, b)
+		checkout(t, s, b, revB, dir)
+		assertTree(t, dir, other)
+		assertCurrent(t, s, dir, revB)
+		// A new commit in each, in turn: each fetch starts from what
+		// the other left.
+		repos.Commit(t, b, second)
+		revB = resolve(t, s, b)
+		checkout(t, s, b, revB, dir)
+		assertTree(t, dir, merge(other, second))
+		repos.Commit(t, a, second)
+		revA = resolve(t, s, a)
+		checkout(t, s, a, revA, dir)
+		assertTree(t, dir, merge(base, second))
+		assertCurrent(t, s, dir, revA)
 	})
 }
 
@@ -274,13 +367,18 @@ func localPath(u string) string {
 	return ""
 }
 
-func emptyDir(t *testing.T) string {
+// newDirs returns an empty work tree and an empty metadata folder, side
+// by side, as the engine makes them (source-root/<m>, scm-root/<m>).
+func newDirs(t *testing.T) scm.Dirs {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "work")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
+	top := t.TempDir()
+	d := scm.Dirs{Work: filepath.Join(top, "source-root", "m"), Meta: filepath.Join(top, "scm-root", "m")}
+	for _, dir := range []string{d.Work, d.Meta} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return dir
+	return d
 }
 
 func resolve(t *testing.T, s scm.SCM, src scm.Source) scm.Revision {
@@ -295,14 +393,14 @@ func resolve(t *testing.T, s scm.SCM, src scm.Source) scm.Revision {
 	return rev
 }
 
-func checkout(t *testing.T, s scm.SCM, src scm.Source, rev scm.Revision, dir string) {
+func checkout(t *testing.T, s scm.SCM, src scm.Source, rev scm.Revision, dir scm.Dirs) {
 	t.Helper()
 	if err := s.Checkout(context.Background(), src, rev, dir); err != nil {
 		t.Fatalf("Checkout(%s, %s): %v", src.URL, rev.ID, err)
 	}
 }
 
-func assertCurrent(t *testing.T, s scm.SCM, dir string, want scm.Revision) {
+func assertCurrent(t *testing.T, s scm.SCM, dir scm.Dirs, want scm.Revision) {
 	t.Helper()
 	if cur, err := s.Current(dir); err != nil || cur != want {
 		t.Errorf("Current = %v, %v; want %v", cur, err, want)
@@ -328,10 +426,9 @@ func merge(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// walk calls fn for every path of dir's work tree, by slash path relative
-// to dir, leaving out the SCM's top-level metadata (as the engine's
-// fingerprint does).
-func walk(t *testing.T, s scm.SCM, dir string, fn func(rel string, d fs.DirEntry, p string)) {
+// walk calls fn for every path of the work tree dir, by slash path
+// relative to dir: everything in it, since a work tree holds no metadata.
+func walk(t *testing.T, dir string, fn func(rel string, d fs.DirEntry, p string)) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -344,12 +441,6 @@ func walk(t *testing.T, s scm.SCM, dir string, fn func(rel string, d fs.DirEntry
 		if err != nil {
 			return err
 		}
-		if filepath.Dir(p) == dir && s.IsMetadata(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
 		fn(filepath.ToSlash(rel), d, p)
 		return nil
 	})
@@ -360,10 +451,10 @@ func walk(t *testing.T, s scm.SCM, dir string, fn func(rel string, d fs.DirEntry
 
 // tree is dir's work tree: each file with its content, and each folder
 // with a trailing slash.
-func tree(t *testing.T, s scm.SCM, dir string) map[string]string {
+func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	got := map[string]string{}
-	walk(t, s, dir, func(rel string, d fs.DirEntry, p string) {
+	walk(t, dir, func(rel string, d fs.DirEntry, p string) {
 		switch {
 		case d.IsDir():
 			got[rel+"/"] = ""
@@ -392,9 +483,9 @@ func want(files map[string]string) map[string]string {
 	return w
 }
 
-func assertTree(t *testing.T, s scm.SCM, dir string, files map[string]string) {
+func assertTree(t *testing.T, dir scm.Dirs, files map[string]string) {
 	t.Helper()
-	got, exp := tree(t, s, dir), want(files)
+	got, exp := tree(t, dir.Work), want(files)
 	var diffs []string
 	for _, k := range slices.Sorted(maps.Keys(merge(got, exp))) {
 		g, inGot := got[k]
@@ -409,15 +500,15 @@ func assertTree(t *testing.T, s scm.SCM, dir string, files map[string]string) {
 		}
 	}
 	if len(diffs) > 0 {
-		t.Errorf("work tree %s is not the commit:\n\t%s", dir, strings.Join(diffs, "\n\t"))
+		t.Errorf("work tree %s is not the commit:\n\t%s", dir.Work, strings.Join(diffs, "\n\t"))
 	}
 }
 
-// modTimes are the modification times of dir's work tree.
-func modTimes(t *testing.T, s scm.SCM, dir string) map[string]time.Time {
+// modTimes are the modification times of the files of dir's work tree.
+func modTimes(t *testing.T, dir scm.Dirs) map[string]time.Time {
 	t.Helper()
 	m := map[string]time.Time{}
-	walk(t, s, dir, func(rel string, d fs.DirEntry, _ string) {
+	walk(t, dir.Work, func(rel string, d fs.DirEntry, _ string) {
 		if d.IsDir() {
 			return // a folder's time changes with its entries' (temp files)
 		}
@@ -428,4 +519,64 @@ func modTimes(t *testing.T, s scm.SCM, dir string) map[string]time.Time {
 		m[rel] = info.ModTime()
 	})
 	return m
+}
+
+// plantMetadata writes into work what a hostile build would to steer the
+// next checkout of src towards evil: a git dir whose config rewrites
+// src's URL (in each of its spellings) to evil's, points hooks at
+// programs that touch marker, and whose alternates borrow evil's objects;
+// a "gitdir:" file and a symlink to evil's repository deeper down.
+func plantMetadata(t *testing.T, work string, src, evil scm.Source, marker string) {
+	t.Helper()
+	gitdir := filepath.Join(work, ".git")
+	real := localPath(src.URL)
+	var rewrites strings.Builder
+	for _, u := range []string{src.URL, real, "file://" + real} {
+		if u != "" && u != "file://" {
+			fmt.Fprintf(&rewrites, "[url %q]\n\tinsteadOf = %s\n", evil.URL, u)
+		}
+	}
+	hook := "#!/bin/sh\ntouch " + marker + "\n"
+	files := map[string]string{
+		".git/HEAD": "ref: refs/heads/main\n",
+		".git/config": fmt.Sprintf("[core]\n\trepositoryformatversion = 0\n\tbare = false\n\thooksPath = %[1]s/hooks\n\tfsmonitor = %[1]s/hooks/fsmonitor\n"+
+			"[remote \"origin\"]\n\turl = %[2]s\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n%[3]s", gitdir, evil.URL, rewrites.String()),
+		".git/objects/info/alternates":     evilObjects(t, evil) + "\n",
+		".git/hooks/post-checkout":         hook,
+		".git/hooks/post-merge":            hook,
+		".git/hooks/reference-transaction": hook,
+		".git/hooks/fsmonitor":             hook,
+		"src/.git":                         "gitdir: " + localPath(evil.URL) + "\n",
+	}
+	for name, body := range files {
+		write(t, work, name, body)
+	}
+	for _, h := range []string{"post-checkout", "post-merge", "reference-transaction", "fsmonitor"} {
+		if err := os.Chmod(filepath.Join(gitdir, "hooks", h), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(work, "src", "lib", ".git")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(link)
+	if err := os.Symlink(localPath(evil.URL), link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// evilObjects is the objects folder of a local git repository, or "".
+func evilObjects(t *testing.T, src scm.Source) string {
+	t.Helper()
+	p := localPath(src.URL)
+	if p == "" {
+		return ""
+	}
+	for _, o := range []string{filepath.Join(p, ".git", "objects"), filepath.Join(p, "objects")} {
+		if st, err := os.Stat(o); err == nil && st.IsDir() {
+			return o
+		}
+	}
+	return ""
 }
