@@ -62,8 +62,8 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 <td><code title="{{.Revision}}">{{short .Revision}}</code></td>
 <td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
 <td>{{dur .Duration}}</td>
-<td>{{if .Log}}<a href="{{.Log}}">log</a>{{end}}</td>
-<td>{{$m := .Name}}{{range .Artifacts}}<a href="packages/{{$m}}/{{.Path}}">{{.Path}}</a> <small>{{size .Size}}</small><br>{{end}}</td>
+<td>{{if .Log}}<a href="{{.Log}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}</td>
+<td>{{$m := .Name}}{{range .Artifacts}}<a href="packages/{{$m}}/{{.Path}}">{{.Path}}</a> <small>{{size .Size}}</small><br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
 </tr>
 {{end}}</tbody>
 </table>

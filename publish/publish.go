@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/google/renameio/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/autobuild/autobuild/engine/report"
 )
@@ -46,35 +46,96 @@ type Input struct {
 // Publisher makes a run's results available somewhere.
 //
 // Publish runs once per run, after every build has ended, with the run's
-// report and the files to publish; it must not change those files. When
-// it fails, what it published before stays as it was. Publishers do not
-// run concurrently with each other.
+// report and the files to publish; it must not change those files (nor
+// link them: a link is a way to change them later). When it fails, what
+// it published before stays as it was. Publishers do not run
+// concurrently with each other.
+//
+// The files are the modules' (a package folder belongs to the module's
+// uid) and may be anything: a file that cannot be published as the
+// report describes it (vanished, changed, a symlink or a special file)
+// costs its module the publishing of its artifacts, with the reason,
+// never the run its publishing. Publish fails on a malformed Input (no
+// Run; a module name that is empty, "." or "..", holds a "/" or a NUL,
+// or repeats), and when it cannot do its own work.
 type Publisher interface {
 	// Name names the publisher in logs and errors ("site").
 	Name() string
 	Publish(ctx context.Context, in Input) error
 }
 
+// DefaultMaxFileSize is Site.MaxFileSize when it is zero.
+const DefaultMaxFileSize int64 = 4 << 30
+
 // Site is the status site: it is generated into a fresh folder under
 // Sites and made live at Dir, a symlink swapped atomically. Keep sites
 // are kept (the live one included); older or unfinished ones are removed.
+//
+// Every file of a site is a copy the site made (0444), never a link to a
+// module's file: a file a build changes after the run does not change a
+// site, and publishing changes no mode of the inputs. An artifact is
+// published only as collect described it (size and SHA-256, checked on
+// what is copied); a module whose artifacts cannot all be published has
+// none published, with the reason in report.Module.Unpublished, and the
+// rest of the run is published.
 type Site struct {
 	Dir   string
 	Sites string
 	Keep  int
+	// LogRoot is the folder the engine writes module logs under (the
+	// build root's log-root/). Only a log below it is published: one
+	// named anywhere else (a damaged state file can name any path) is
+	// refused, with the reason in report.Module.LogUnavailable. Empty
+	// publishes no log.
+	LogRoot string
+	// MaxFileSize bounds each published file (artifact or log), in
+	// bytes; zero means DefaultMaxFileSize.
+	MaxFileSize int64
 }
 
 // Name implements Publisher.
 func (s *Site) Name() string { return "site" }
 
 // Publish implements Publisher.
-func (s *Site) Publish(_ context.Context, in Input) error {
-	return writeSite(s.Dir, s.Sites, s.Keep, in)
+func (s *Site) Publish(ctx context.Context, in Input) error {
+	if err := checkInput(in); err != nil {
+		return err
+	}
+	return s.write(ctx, in)
 }
 
-func writeSite(public, sites string, keep int, in Input) (err error) {
+// checkInput refuses a malformed Input: module names become file names.
+func checkInput(in Input) error {
+	if in.Run == nil {
+		return errors.New("no run to publish")
+	}
+	seen := map[string]bool{}
+	for _, m := range in.Run.Modules {
+		if m.Name == "" || m.Name == "." || m.Name == ".." || strings.ContainsAny(m.Name, "/\x00") {
+			return fmt.Errorf("module name %q cannot be published", m.Name)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("module %s appears twice in the run", m.Name)
+		}
+		seen[m.Name] = true
+	}
+	return nil
+}
+
+func (s *Site) maxFileSize() int64 {
+	if s.MaxFileSize > 0 {
+		return s.MaxFileSize
+	}
+	return DefaultMaxFileSize
+}
+
+func (s *Site) write(ctx context.Context, in Input) (err error) {
+	public, sites, keep := s.Dir, s.Sites, s.Keep
 	if info, err := os.Lstat(public); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink: move it away, autobuild manages it", public)
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
 	}
 	if err := os.MkdirAll(sites, 0o755); err != nil {
 		return err
@@ -91,27 +152,37 @@ func writeSite(public, sites string, keep int, in Input) (err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
+	dirfd, err := unix.Open(dir, dirFlags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
 	run := *in.Run
 	run.Modules = append([]report.Module(nil), in.Run.Modules...)
 	for i := range run.Modules {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
 		m := &run.Modules[i]
 		f := in.Files[m.Name]
-		m.Log = ""
-		if f.Log != "" {
-			rel := filepath.Join("logs", m.Name+".log")
-			if err := linkOrCopy(f.Log, filepath.Join(dir, rel)); err == nil {
-				m.Log = rel
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("log of %s: %w", m.Name, err)
+		if len(m.Name)+len(".log") > maxName {
+			m.Log = ""
+			if f.Log != "" {
+				m.LogUnavailable = "the module's name is too long for the site"
 			}
+			if len(m.Artifacts) > 0 && m.Unpublished == "" {
+				m.Unpublished = "the module's name is too long for the site"
+			}
+			if m.Unpublished != "" {
+				m.Artifacts = nil
+			}
+			continue
 		}
-		if f.Packages != "" && len(m.Artifacts) > 0 {
-			dst := filepath.Join(dir, "packages", m.Name)
-			for _, a := range m.Artifacts {
-				if err := linkOrCopy(filepath.Join(f.Packages, a.Path), filepath.Join(dst, a.Path)); err != nil {
-					return fmt.Errorf("artifact %s of %s: %w", a.Path, m.Name, err)
-				}
-			}
+		if err := s.publishLog(dirfd, m, f.Log); err != nil {
+			return fmt.Errorf("log of %s: %w", m.Name, err)
+		}
+		if err := s.publishArtifacts(ctx, dir, dirfd, m, f.Packages); err != nil {
+			return fmt.Errorf("artifacts of %s: %w", m.Name, err)
 		}
 	}
 	status, err := json.MarshalIndent(run, "", "  ")
@@ -145,6 +216,180 @@ func writeSite(public, sites string, keep int, in Input) (err error) {
 	return prune(sites, dir, keep)
 }
 
+// publishLog copies the module's log, named by the engine (or by a state
+// file, for a reused module), to logs/<module>.log. Only a regular file
+// below LogRoot, reached without a symlink and owned by the engine's uid,
+// is published; anything else is shown as unavailable, with the reason.
+// A log that does not exist is not shown. The error is the site's.
+func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
+	m.Log = ""
+	if log == "" {
+		return nil
+	}
+	unavailable := func(err error) error {
+		var ie *inputError
+		if !errors.As(err, &ie) {
+			return err
+		}
+		m.LogUnavailable = ie.msg
+		return nil
+	}
+	parts, err := s.logParts(log)
+	if err != nil {
+		return unavailable(err)
+	}
+	rootfd, err := openRoot(s.LogRoot)
+	if err != nil {
+		return unavailable(inputErr("the log folder %v", err))
+	}
+	defer unix.Close(rootfd)
+	src, st, err := openBeneath(rootfd, parts)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // never written (the module did not run)
+	}
+	if err != nil {
+		return unavailable(inputErr("the log %v", err))
+	}
+	defer src.Close()
+	if int(st.Uid) != os.Geteuid() {
+		return unavailable(inputErr("the log was not written by the engine (it belongs to uid %d)", st.Uid))
+	}
+	max := s.maxFileSize()
+	if st.Size > max {
+		return unavailable(inputErr("log larger than %d bytes", max))
+	}
+	logs, err := mkdirs(sitefd, []string{"logs"})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(logs)
+	name := m.Name + ".log"
+	c, err := copyNew(logs, name, src, max)
+	if err != nil {
+		return unavailable(err)
+	}
+	if c.size > max {
+		unix.Unlinkat(logs, name, 0)
+		return unavailable(inputErr("log larger than %d bytes", max))
+	}
+	m.Log = "logs/" + name
+	return nil
+}
+
+// logParts checks that log is below LogRoot (lexically: openBeneath then
+// refuses a symlink on the way) and returns its path elements there.
+func (s *Site) logParts(log string) ([]string, error) {
+	if s.LogRoot == "" {
+		return nil, inputErr("no log folder is configured for the site")
+	}
+	root := filepath.Clean(s.LogRoot)
+	p := filepath.Clean(log)
+	if !filepath.IsAbs(p) || !filepath.IsAbs(root) {
+		return nil, inputErr("log %s is not below the log folder", short(log))
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, inputErr("log %s is not below the log folder", short(log))
+	}
+	parts, err := splitRel(filepath.ToSlash(rel))
+	if err != nil {
+		return nil, inputErr("log %s: %v", short(log), err)
+	}
+	return parts, nil
+}
+
+// publishArtifacts copies the module's artifacts to packages/<module>/,
+// each checked against its report entry. When one cannot be published,
+// none is: the folder is removed and the module marked, with the reason.
+// The error is the site's.
+func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *report.Module, pkg string) (err error) {
+	if m.Unpublished != "" {
+		m.Artifacts = nil // collect could not list them all
+		return nil
+	}
+	if pkg == "" || len(m.Artifacts) == 0 {
+		return nil
+	}
+	unpublish := func(a report.Artifact, why error) error {
+		var ie *inputError
+		if !errors.As(why, &ie) {
+			return why
+		}
+		m.Unpublished = fmt.Sprintf("artifact %s: %s", short(a.Path), ie.msg)
+		m.Artifacts = nil
+		return nil
+	}
+	// Every path and size first, before anything is copied.
+	max := s.maxFileSize()
+	paths := make([][]string, len(m.Artifacts))
+	for i, a := range m.Artifacts {
+		if paths[i], err = splitRel(a.Path); err != nil {
+			return unpublish(a, err)
+		}
+		if a.Size > max || a.Size < 0 {
+			return unpublish(a, inputErr("larger than the site's limit of %d bytes", max))
+		}
+	}
+	rootfd, err := openRoot(pkg)
+	if err != nil {
+		return unpublish(m.Artifacts[0], inputErr("the package folder %v", err))
+	}
+	defer unix.Close(rootfd)
+	modfd, err := mkdirs(sitefd, []string{"packages", m.Name})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(modfd)
+	defer func() {
+		if m.Unpublished != "" || err != nil {
+			// Nothing of a half-copied module stays in the new site.
+			os.RemoveAll(filepath.Join(dir, "packages", m.Name))
+		}
+	}()
+	for i, a := range m.Artifacts {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if err := copyArtifact(rootfd, modfd, paths[i], a); err != nil {
+			return unpublish(a, err)
+		}
+	}
+	return nil
+}
+
+// copyArtifact copies one artifact from the package folder rootfd to the
+// module's folder of the site, checking it is what collect listed.
+func copyArtifact(rootfd, modfd int, parts []string, a report.Artifact) error {
+	src, st, err := openBeneath(rootfd, parts)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if st.Size != a.Size {
+		return inputErr("changed since it was collected (%d bytes, listed as %d)", st.Size, a.Size)
+	}
+	dirfd := modfd
+	if len(parts) > 1 {
+		if dirfd, err = mkdirs(modfd, parts[:len(parts)-1]); err != nil {
+			if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EEXIST) {
+				return inputErr("its folder is listed as a file too")
+			}
+			return err
+		}
+		defer unix.Close(dirfd)
+	}
+	name := parts[len(parts)-1]
+	c, err := copyNew(dirfd, name, src, a.Size)
+	if err != nil {
+		return err
+	}
+	if c.size != a.Size || c.sha256 != a.SHA256 {
+		unix.Unlinkat(dirfd, name, 0)
+		return inputErr("changed since it was collected (its size or SHA-256 differs)")
+	}
+	return nil
+}
+
 // prune removes unfinished sites (left by killed runs: they have no
 // index.html, which is written last) and keeps, beside the live one, the
 // keep-1 newest finished ones.
@@ -173,39 +418,6 @@ func prune(sites, live string, keep int) error {
 		}
 	}
 	return nil
-}
-
-// linkOrCopy publishes a file read-only: a hard link when possible (the
-// build folders are rebuilt, never rewritten in place), a copy otherwise.
-func linkOrCopy(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	if strings.HasSuffix(from, ".log") {
-		// Logs of a running module may still grow: copy them.
-		return copyFile(from, to)
-	}
-	if err := os.Link(from, to); err == nil {
-		return os.Chmod(to, 0o444)
-	}
-	return copyFile(from, to)
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o444)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func writeFile(p string, b []byte) error {

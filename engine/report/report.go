@@ -40,8 +40,20 @@ type Module struct {
 	Start      time.Time     `json:"start"`
 	Duration   time.Duration `json:"duration_ns"`
 	// Log is the module's log, relative to the published site.
-	Log       string     `json:"log,omitempty"`
+	Log string `json:"log,omitempty"`
+	// LogUnavailable says why the module's log is not on the site (it
+	// was named outside the log folder, or could not be read safely).
+	LogUnavailable string `json:"log_unavailable,omitempty"`
+	// Artifacts are the files the build left in its package root; on the
+	// site, those that were published.
 	Artifacts []Artifact `json:"artifacts,omitempty"`
+	// Unpublished says why the module's artifacts are not on the site:
+	// its package root could not be listed within bounds (collect), or
+	// one of its files could not be published as it was collected (a
+	// symlink, a special file, a vanished or changed file, too long a
+	// path, too large). None of its artifacts is published then; the
+	// rest of the run is.
+	Unpublished string `json:"unpublished,omitempty"`
 }
 
 // Artifact is a file a build left in its package root.

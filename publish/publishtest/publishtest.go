@@ -45,15 +45,6 @@ type Harness struct {
 	// for the same visible state, and it is called before the first
 	// Publish too.
 	Snapshot func(t *testing.T, dir string) string
-
-	// AllowsHardLinks is a KNOWN GAP, to be removed: the publisher
-	// hard-links its inputs instead of copying them (issue 9: publish must
-	// copy, never hard-link). With it, the check that no input gains a
-	// hard link is skipped, and so is the mode check of the inputs that
-	// did (a chmod of the published link is a chmod of the input). Every
-	// other check stays strict. The suite fails when the option is set but
-	// no input gained a link, so it is removed once the gap is fixed.
-	AllowsHardLinks bool
 }
 
 // Run runs the suite on the publisher h makes.
@@ -65,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Name", func(t *testing.T) { testName(t, h) })
 	t.Run("Publish", func(t *testing.T) { testPublish(t, h) })
 	t.Run("InputsUnchanged", func(t *testing.T) { testInputsUnchanged(t, h) })
+	t.Run("UnpublishableFile", func(t *testing.T) { testUnpublishableFile(t, h) })
 	t.Run("NextRun", func(t *testing.T) { testNextRun(t, h) })
 	t.Run("FailureKeepsPrevious", func(t *testing.T) { testFailureKeepsPrevious(t, h) })
 	t.Run("GoodAfterFailure", func(t *testing.T) { testGoodAfterFailure(t, h) })
@@ -307,6 +299,18 @@ func testInputsUnchanged(t *testing.T, h Harness) {
 	publishOK(t, p, ins.in)
 	after := state(t, ins.root)
 
+	checkInputsUnchanged(t, before, after)
+	t.Run("Report", func(t *testing.T) {
+		if got, _ := json.Marshal(ins.in); string(got) != string(inJSON) {
+			t.Errorf("Publish changed its Input (run report or file map):\n got %s\nwant %s", got, inJSON)
+		}
+	})
+}
+
+// checkInputsUnchanged compares the inputs' states before and after a
+// Publish: contents, sizes, mtimes, modes, folder listings, link counts.
+func checkInputsUnchanged(t *testing.T, before, after map[string]fileState) {
+	t.Helper()
 	// linked lists the inputs that gained a hard link.
 	var linked []string
 	for _, k := range sortedKeys(before) {
@@ -314,16 +318,7 @@ func testInputsUnchanged(t *testing.T, h Harness) {
 			linked = append(linked, fmt.Sprintf("%s (Nlink %d -> %d)", k, before[k].nlink, a.nlink))
 		}
 	}
-	gainedLink := func(k string) bool {
-		a, ok := after[k]
-		return ok && a.nlink != before[k].nlink
-	}
 
-	t.Run("Report", func(t *testing.T) {
-		if got, _ := json.Marshal(ins.in); string(got) != string(inJSON) {
-			t.Errorf("Publish changed its Input (run report or file map):\n got %s\nwant %s", got, inJSON)
-		}
-	})
 	t.Run("ContentSizeMtime", func(t *testing.T) {
 		for _, k := range sortedKeys(before) {
 			b, a := before[k], after[k]
@@ -381,29 +376,16 @@ func testInputsUnchanged(t *testing.T, h Harness) {
 			if _, ok := after[k]; !ok {
 				continue // reported by ContentSizeMtime
 			}
-			if a.mode == b.mode {
-				continue
+			if a.mode != b.mode {
+				t.Errorf("input %s: mode %v, was %v", k, a.mode, b.mode)
 			}
-			if h.AllowsHardLinks && gainedLink(k) {
-				t.Logf("input %s: mode %v, was %v, through its hard link (known gap, see NoHardLink)", k, a.mode, b.mode)
-				continue
-			}
-			t.Errorf("input %s: mode %v, was %v", k, a.mode, b.mode)
 		}
 	})
 	t.Run("NoHardLink", func(t *testing.T) {
-		if len(linked) == 0 {
-			if h.AllowsHardLinks {
-				t.Error("Harness.AllowsHardLinks is set but no input gained a hard link: issue 9 is fixed, remove the option")
-			}
-			return
+		if len(linked) > 0 {
+			t.Errorf("Publish hard-linked its inputs, which then change with every change to the published file (mode included): %s",
+				strings.Join(linked, ", "))
 		}
-		msg := fmt.Sprintf("Publish hard-linked its inputs, which then change with every change to the published file (mode included): %s",
-			strings.Join(linked, ", "))
-		if h.AllowsHardLinks {
-			t.Skipf("issue 9: publish must copy, never hard-link (known gap, Harness.AllowsHardLinks): %s", msg)
-		}
-		t.Error(msg)
 	})
 }
 
@@ -418,17 +400,105 @@ func testNextRun(t *testing.T, h Harness) {
 	}
 }
 
-// failing returns inputs of run counter whose built module lists, last, an
-// artifact its package folder does not hold: Publish must fail on it.
+// failing returns inputs of run counter that are malformed, last: a
+// module, after the others, whose name is not a path element. Publish
+// must fail on it (see publish.Publisher).
 func failing(t *testing.T, counter int) *inputs {
 	t.Helper()
 	ins := newInputs(t, counter)
-	m := &ins.in.Run.Modules[0]
-	m.Artifacts = append(m.Artifacts, report.Artifact{
-		Path: "missing/built_1.0_arm64.deb", Size: 4,
-		SHA256: "dae45e9c4c5641b0e8a58b6c3f0de0dd946b9ac47502cc45ef451f3119ebacd7", // of "deb\n"
+	ins.in.Run.Modules = append(ins.in.Run.Modules, report.Module{
+		Name: "../escape", State: report.Failed, Reason: "a name no module can have", Level: "isolated",
 	})
 	return ins
+}
+
+// unpublishable are the ways a built module's file may not be what the
+// report lists. Each costs that module its artifacts; the run is
+// published.
+var unpublishable = []struct {
+	name  string
+	setup func(t *testing.T, ins *inputs)
+}{
+	{"missing", func(t *testing.T, ins *inputs) {
+		m := &ins.in.Run.Modules[0]
+		m.Artifacts = append(m.Artifacts, report.Artifact{
+			Path: "missing/built_1.0_arm64.deb", Size: 4,
+			SHA256: "dae45e9c4c5641b0e8a58b6c3f0de0dd946b9ac47502cc45ef451f3119ebacd7", // of "deb\n"
+		})
+	}},
+	{"changed since listed", func(t *testing.T, ins *inputs) {
+		// Same size, other content: only the checksum tells.
+		p := filepath.Join(ins.pkg, "built_1.0_amd64.deb")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0xff
+		writeFile(t, p, string(b), 0o644)
+		os.Chtimes(ins.pkg, mtime, mtime)
+	}},
+	{"symlink", func(t *testing.T, ins *inputs) {
+		target := filepath.Join(ins.pkg, "built_1.0_amd64.deb")
+		a := artifact(t, ins.pkg, "built_1.0_amd64.deb")
+		if err := os.Symlink(target, filepath.Join(ins.pkg, "link.deb")); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(ins.pkg, mtime, mtime)
+		a.Path = "link.deb"
+		m := &ins.in.Run.Modules[0]
+		m.Artifacts = append(m.Artifacts, a)
+	}},
+	{"FIFO", func(t *testing.T, ins *inputs) {
+		// Opening a FIFO for reading blocks until a writer comes.
+		if err := syscall.Mkfifo(filepath.Join(ins.pkg, "pipe.deb"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(ins.pkg, mtime, mtime)
+		m := &ins.in.Run.Modules[0]
+		m.Artifacts = append(m.Artifacts, report.Artifact{
+			Path: "pipe.deb", Size: 0,
+			SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", // of ""
+		})
+	}},
+}
+
+// testUnpublishableFile: a module's file that is not as the report lists
+// it is the module's problem, not the run's: Publish succeeds (without
+// blocking), publishes, and leaves the inputs as they were.
+func testUnpublishableFile(t *testing.T, h Harness) {
+	for _, tc := range unpublishable {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := h.New(t, dir)
+			publishOK(t, p, newInputs(t, 1).in)
+			prev := snapshot(t, h, dir)
+			ins := newInputs(t, 2)
+			tc.setup(t, ins)
+			before := state(t, ins.root)
+			inJSON, _ := json.Marshal(ins.in)
+			done := make(chan error, 1)
+			go func() { done <- p.Publish(context.Background(), ins.in) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Publish failed on one module's file (%s): %v", tc.name, err)
+				}
+			case <-time.After(30 * time.Second):
+				// Unblock it (a FIFO's writer), so the test can end.
+				if w, err := os.OpenFile(filepath.Join(ins.pkg, "pipe.deb"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close()
+				}
+				t.Fatalf("Publish still runs after 30 s (%s): it blocked", tc.name)
+			}
+			if got := snapshot(t, h, dir); got == prev {
+				t.Error("Snapshot did not change: the run was not published")
+			}
+			checkInputsUnchanged(t, before, state(t, ins.root))
+			if got, _ := json.Marshal(ins.in); string(got) != string(inJSON) {
+				t.Errorf("Publish changed its Input (run report or file map):\n got %s\nwant %s", got, inJSON)
+			}
+		})
+	}
 }
 
 func testFailureKeepsPrevious(t *testing.T, h Harness) {
@@ -437,7 +507,7 @@ func testFailureKeepsPrevious(t *testing.T, h Harness) {
 	publishOK(t, p, newInputs(t, 1).in)
 	prev := snapshot(t, h, dir)
 	if err := p.Publish(context.Background(), failing(t, 2).in); err == nil {
-		t.Fatal("Publish succeeded with an artifact missing from the package folder")
+		t.Fatal("Publish succeeded with a malformed run (a module named ../escape)")
 	} else {
 		t.Logf("Publish failed as it must: %v", err)
 	}
@@ -450,10 +520,10 @@ func testGoodAfterFailure(t *testing.T, h Harness) {
 	publishOK(t, p, newInputs(t, 1).in)
 	prev := snapshot(t, h, dir)
 	if err := p.Publish(context.Background(), failing(t, 2).in); err == nil {
-		t.Fatal("Publish succeeded with an artifact missing from the package folder")
+		t.Fatal("Publish succeeded with a malformed run (a module named ../escape)")
 	}
-	// The same run again, its package folder now whole: nothing the
-	// failure left behind may get in the way.
+	// The same run again, well-formed: nothing the failure left behind
+	// may get in the way.
 	publishOK(t, p, newInputs(t, 2).in)
 	if got := snapshot(t, h, dir); got == prev {
 		t.Error("Snapshot did not change when a good run was published after a failed one")
