@@ -83,11 +83,19 @@ GO=${GO:-/usr/local/go/bin/go}
 stage=$(mktemp -d "$CACHE/payload.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 engine_err=""
-log "building autobuild and the e2e test binary with $GO"
+log "building autobuild, autobuild-helper and the e2e test binary with $GO"
 if ! (cd "$root" && CGO_ENABLED=0 "$GO" build -o "$stage/autobuild" ./cmd/autobuild) >"$stage/go-build.log" 2>&1; then
 	sed 's/^/  go build: /' "$stage/go-build.log" | head -40 || true
 	engine_err="go build ./cmd/autobuild failed"
 	rm -f "$stage/autobuild"
+fi
+# The small sandbox helper every confined step starts as (installed beside
+# the engine; without it the engine is its own helper).
+if [ -d "$root/cmd/autobuild-helper" ] &&
+	! (cd "$root" && CGO_ENABLED=0 "$GO" build -o "$stage/autobuild-helper" ./cmd/autobuild-helper) >"$stage/go-build-helper.log" 2>&1; then
+	sed 's/^/  go build: /' "$stage/go-build-helper.log" | head -40 || true
+	engine_err="${engine_err:+$engine_err; }go build ./cmd/autobuild-helper failed"
+	rm -f "$stage/autobuild-helper"
 fi
 if ! (cd "$root" && CGO_ENABLED=0 "$GO" test -c -o "$stage/e2e.test" ./cmd/autobuild) >"$stage/go-test.log" 2>&1; then
 	sed 's/^/  go test -c: /' "$stage/go-test.log" | head -40 || true
