@@ -5,7 +5,7 @@ GO      ?= go
 export CGO_ENABLED := 0
 export PATH := /usr/local/go/bin:$(PATH)
 BIN     := bin/autobuild
-BINS    := $(BIN) bin/autobuild-secure
+BINS    := $(BIN) bin/autobuild-secure bin/autobuild-helper
 
 .PHONY: all build demo test test-go test-vm policy bench vet clean install
 
@@ -15,6 +15,11 @@ build: $(BINS)
 
 bin/autobuild: FORCE
 	$(GO) build -trimpath -o $@ ./cmd/autobuild
+
+# autobuild-helper is the small sandbox helper every confined step starts
+# as; autobuild finds it beside itself.
+bin/autobuild-helper: FORCE
+	$(GO) build -trimpath -o $@ ./cmd/autobuild-helper
 
 # autobuild-secure is the same binary: invoked by that name, it confines
 # the engine itself before the run.

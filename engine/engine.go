@@ -103,6 +103,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, deps Deps) (*rep
 		return nil, err
 	}
 	defer lock.Release()
+	// An earlier run whose engine was killed may have left steps running,
+	// writing into folders this run reuses: they die first, before any
+	// module folder is touched (the lock says their engine is gone).
+	if err := deps.Executor.Reap(ctx); err != nil {
+		return nil, fmt.Errorf("kill the steps an earlier run left: %w", err)
+	}
 	return r.run(ctx)
 }
 

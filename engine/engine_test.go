@@ -72,7 +72,8 @@ func deps(cfg *config.Config, pubs ...publish.Publisher) engine.Deps {
 }
 
 func site(cfg *config.Config) *publish.Site {
-	return &publish.Site{Dir: cfg.Publish.Dir, Sites: filepath.Join(cfg.BuildRoot, "sites"), Keep: cfg.Publish.Keep}
+	return &publish.Site{Dir: cfg.Publish.Dir, Sites: filepath.Join(cfg.BuildRoot, "sites"), Keep: cfg.Publish.Keep,
+		LogRoot: filepath.Join(cfg.BuildRoot, "log-root")}
 }
 
 // A publisher that fails does not stop the others: the site is still

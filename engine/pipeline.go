@@ -73,17 +73,25 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// 3. Reuse an identical earlier build: nothing is fetched, checked out
 	// or run.
 	if !r.forced(m.Name) && !r.cfg.Archive.Disabled && r.reuse(m, &res, say) {
+		// Sealed already, unless restored just now or left by an older
+		// engine: cheap when sealed (one getxattr).
+		if err := r.ws.SealInstall(r.layout.InstallDir(m.Name)); err != nil {
+			r.confinement(m.Name, "reuse", err)
+			say("seal the install root: %v", err)
+			return fail("seal the install root: " + err.Error())
+		}
 		r.keys[i] = res.Key
 		return r.finish(i, res, log)
 	}
 
 	// 4. Check out: fetch only if the revision is new, then reset the work
 	// tree and remove what an earlier build left, so every build starts
-	// from exactly the pinned content.
+	// from exactly the pinned content. The SCM's metadata lives in its own
+	// folder (Meta), which only this step writes: the build never gets it.
 	id := r.policy.IDs[m.Name]
 	co, err := checkout.Run(ctx, r.deps.Executor, checkout.Request{
 		Module: m.Name, ID: id, Source: src, Revision: res.Revision,
-		Dir: r.layout.SourceDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
+		Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
 		Prev:    r.tree(m.Name),
 		Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
 		Timeout: m.Timeout, Log: logf, Say: say,
@@ -114,7 +122,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		},
 		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
 		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
-		Prepare: co.Prepare, Log: logf, Say: say,
+		Log: logf, Say: say,
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
 	if err != nil {
@@ -124,9 +132,16 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	}
 	res.State = report.Built
 	say("build succeeded in %s", sr.Duration.Round(time.Millisecond))
+	// Its install root becomes read-only for every step before any
+	// dependent starts (they read it by type, at their own categories).
+	if err := r.ws.SealInstall(r.layout.InstallDir(m.Name)); err != nil {
+		r.confinement(m.Name, "build", err)
+		say("seal the install root: %v", err)
+		return fail("seal the install root: " + err.Error())
+	}
 
 	// 6. Collect what the build left in its package folder.
-	res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
 	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log})
 	r.keys[i] = res.Key
 
@@ -190,7 +205,7 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 	if prev.Key == res.Key && r.ws.IsDir(r.layout.InstallDir(m.Name)) {
 		res.State, res.CachedFrom, res.Log = report.Cached, prev.Run, prev.Log
 		res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
-		res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+		res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
 		say("unchanged since run %d: not rebuilt", prev.Run)
 		return true
 	}
@@ -212,7 +227,7 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 	}
 	res.State, res.CachedFrom, res.Log = report.Cached, meta.Run, logPath
 	res.Reason = fmt.Sprintf("cached from run %d", meta.Run)
-	res.Artifacts = collect.Artifacts(r.layout.PackageDir(m.Name))
+	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
 	say("cached from run %d: restored from the build archive", meta.Run)
 	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: meta.Run, Duration: meta.Duration, Log: logPath})
 	return true

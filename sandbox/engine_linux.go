@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 
-	"github.com/landlock-lsm/go-landlock/landlock"
 	"github.com/opencontainers/selinux/go-selinux"
 )
 
@@ -33,7 +31,12 @@ func EnterEngineDomain() error {
 		return nil
 	}
 	ctx["type"] = EngineType
-	ctx["level"] = "s0-s0:c0.c1023" // the engine gives each module its own categories
+	// Plain s0: autobuild_t is not bound by MCS, so it still labels each
+	// module's folders with its categories and starts its steps at them;
+	// and the pipes it makes are at s0, which a step at s0:cA,cB may
+	// write (made at s0-s0:c0.c1023, MCS denies it, and the kernel closes
+	// the step's status pipe at exec).
+	ctx["level"] = "s0"
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -49,35 +52,8 @@ func EnterEngineDomain() error {
 	return fmt.Errorf("enter %s: exec %s: %w", ctx.Get(), self, err)
 }
 
-// ConfineEngine restricts the engine itself with Landlock: it may write
-// only the given folders (its build root) and read the system, its own
-// binary and the given read paths. Everything it starts inherits this,
-// so even an "unconfined" build cannot write outside the build root.
-func ConfineEngine(read, write []string) error {
-	h := ProbeHost()
-	if h.LandlockABI < 1 {
-		return fmt.Errorf("%w: secure mode needs Landlock or SELinux", ErrUnsupported)
-	}
-	cfg := landlock.V7.BestEffort() // the file rights this kernel has
-	cfg.HandledAccessNet = 0        // remote SCMs need the network
-	// Signals and abstract sockets stay usable: the engine must signal
-	// its steps' process groups, which live in nested domains anyway.
-	cfg.Scoped = 0
-	rules := []landlock.Rule{
-		landlock.RODirs(systemRead...).IgnoreIfMissing(),
-		landlock.RWFiles(deviceFiles...).IgnoreIfMissing(),
-	}
-	if self, err := os.Executable(); err == nil {
-		rules = append(rules, landlock.ROFiles(self))
-	}
-	for _, r := range read {
-		rules = append(rules, pathRule(r, false))
-	}
-	for _, w := range write {
-		rules = append(rules, pathRule(w, true))
-	}
-	if err := cfg.Restrict(rules...); err != nil {
-		return fmt.Errorf("confine engine (%s): %w", strings.TrimSpace(cfg.String()), err)
-	}
-	return nil
-}
+// Elsewhere (no SELinux) the engine confines itself with a file system
+// view of its own, in a user namespace: EnterEngineView
+// (engineview_linux.go). It replaces a Landlock domain on the engine:
+// Landlock forbids every mount to all of the engine's children, so under
+// it no confined step could build its own view.

@@ -35,6 +35,14 @@ type helperSpec struct {
 	// Skip are mechanisms this host lacks: optional ones, or required ones
 	// that AllowWeaker let go.
 	Skip []string `json:"skip,omitempty"`
+	// Dir is the step's working directory, entered again inside its file
+	// system view; EngineMountNS the engine's mount namespace, which the
+	// helper must have left before it builds the view (mount_linux.go).
+	Dir           string `json:"dir,omitempty"`
+	EngineMountNS uint64 `json:"engine_mount_ns,omitempty"`
+	// Parent is the engine's pid: the helper checks that it still runs
+	// once its parent-death signal is armed.
+	Parent int `json:"parent"`
 }
 
 // Exec is the Linux Runner. Confined steps start through the helper mode
@@ -54,7 +62,7 @@ func NewExec() (*Exec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: find own binary for the helper: %w", err)
 	}
-	return &Exec{Self: self, Host: ProbeHost()}, nil
+	return &Exec{Self: HelperBeside(self), Host: ProbeHost()}, nil
 }
 
 // Run implements Runner.
@@ -76,6 +84,11 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	if status != nil {
 		defer status.Close()
 	}
+	// The step's cgroup (or, without one, a record of its first process)
+	// is how its whole tree is found: when it ends, at its timeout, and
+	// after the engine died.
+	tree := r.track(step, cmd.SysProcAttr)
+	defer tree.release()
 	cmd.Dir = step.Dir
 	// Output goes to files directly. Any other writer gets a pipe of our
 	// own, so Wait returns when the step exits, not when the last process
@@ -95,8 +108,9 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	}
 	// The step runs in its own process group (and, when confined, its own
 	// PID namespace). Cancel kills the whole group; with a PID namespace
-	// killing its init kills every process in it, daemons included.
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	// killing its init kills every process in it, daemons included; its
+	// cgroup holds even the processes that left both.
+	cmd.Cancel = func() error { tree.kill(); return killGroup(cmd.Process.Pid) }
 	// WaitDelay bounds how long a grandchild holding the output open can
 	// keep Wait blocked after the step itself exited.
 	cmd.WaitDelay = outputGrace
@@ -120,10 +134,14 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("sandbox: start %s: %w", step.Args[0], err)
 	}
+	tree.started(cmd.Process.Pid)
 	waitErr := cmd.Wait()
 	// Whatever is left in the group (a daemon the step started without a
-	// PID namespace) dies with the step.
+	// PID namespace) dies with the step, and so does all of its cgroup,
+	// before the output is waited for: an escaped daemon holding it open
+	// is gone then.
 	_ = killGroup(cmd.Process.Pid)
+	tree.release()
 	out.wait()
 	res := Result{Duration: time.Since(start), Enforced: enforced, Missing: missing}
 	res.ExitCode = cmd.ProcessState.ExitCode()
@@ -218,6 +236,11 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 	if step.Profile.Confined && step.Profile.Network == NetNone && has("network-namespace") {
 		attr.Cloneflags |= syscall.CLONE_NEWNET
 	}
+	// A mount namespace, in which the helper builds the step's file
+	// system view (mount_linux.go).
+	if step.Profile.Confined && has("mount-namespace") {
+		attr.Cloneflags |= syscall.CLONE_NEWNS
+	}
 	if attr.Cloneflags != 0 && !r.Host.Root {
 		// Without root, a user namespace in which the engine's own ids map
 		// to themselves is what allows the other namespaces.
@@ -225,13 +248,20 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
+		if attr.Cloneflags&syscall.CLONE_NEWNS != 0 {
+			// The helper keeps, across its own exec, the capability its
+			// user namespace gives, to build the view; it drops every
+			// capability before the step's exec (mount_linux.go).
+			attr.AmbientCaps = viewAmbientCaps
+		}
 	}
 	p := step.Profile
 	if !r.Host.Root {
 		p.UID, p.GID = -1, -1
 	}
 	// The helper checks Missing itself too: it applies what the host has.
-	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent, Prepare: step.Prepare})
+	spec, err := json.Marshal(helperSpec{Args: step.Args, Profile: p, Skip: absent, Prepare: step.Prepare, Parent: os.Getpid(),
+		Dir: step.Dir, EngineMountNS: engineMountNS()})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,27 +279,38 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 }
 
 // startLabelled starts cmd so that it execs into the SELinux context
-// label. The exec attribute belongs to one OS thread, so the goroutine is
-// locked to its thread from the write to the reset, and the fork happens
-// on that thread. The reset happens whether or not the start worked; if
-// it fails, the thread stays locked so the runtime discards it rather
-// than letting another start inherit the label.
+// label. The exec attribute belongs to one OS thread, so the start runs
+// on a goroutine of its own, locked to its thread from the write to the
+// reset, and the fork happens on that thread. The caller's goroutine (a
+// long-lived scheduler worker) never runs on a thread that carries a
+// label. If the attribute cannot be reset (or its write failed half-way),
+// the goroutine exits still locked, and the runtime destroys the thread
+// instead of reusing it. Every failure of a labelled start wraps
+// ErrUnsupported: the step was refused its confinement.
 func startLabelled(cmd *exec.Cmd, label string, enabled bool) error {
 	if label == "" || !enabled {
 		return cmd.Start()
 	}
-	runtime.LockOSThread()
-	if err := selinux.SetExecLabel(label); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := selinux.SetExecLabel(label); err != nil {
+			done <- fmt.Errorf("%w: set the SELinux exec context %s: %v", ErrUnsupported, label, err)
+			return // locked: the thread goes with the goroutine
+		}
+		startErr := cmd.Start()
+		if err := selinux.SetExecLabel(""); err != nil {
+			done <- errors.Join(startErr, fmt.Errorf("%w: reset the SELinux exec context (was %s): %v", ErrUnsupported, label, err))
+			return // locked: the thread goes with the goroutine
+		}
 		runtime.UnlockOSThread()
-		return fmt.Errorf("set SELinux exec context %s: %w", label, err)
-	}
-	startErr := cmd.Start()
-	if err := selinux.SetExecLabel(""); err != nil {
-		// Leave the thread locked: the goroutine's exit will kill it.
-		return errors.Join(startErr, fmt.Errorf("reset SELinux exec context: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return startErr
+		if startErr != nil && !errors.Is(startErr, context.Canceled) && !errors.Is(startErr, context.DeadlineExceeded) {
+			// Most likely the policy refused the transition into label.
+			startErr = fmt.Errorf("%w: start in SELinux context %s: %w", ErrUnsupported, label, startErr)
+		}
+		done <- startErr
+	}()
+	return <-done
 }
 
 // lookPath finds a command in the PATH of the step's environment, not the

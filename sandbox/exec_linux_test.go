@@ -53,6 +53,7 @@ func TestExecUnsupported(t *testing.T) {
 		{"Landlock without scopes (ABI 5)", func(h *sandbox.Host) { h.LandlockABI = 5 }},
 		{"no PID namespace", func(h *sandbox.Host) { h.PidNS = false }},
 		{"no network namespace", func(h *sandbox.Host) { h.NetNS = false }},
+		{"no mount namespace", func(h *sandbox.Host) { h.MountNS = false }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,5 +285,41 @@ func TestStatusPipeNotInherited(t *testing.T) {
 				t.Errorf("the step's open fds are\n%swant those of the step without a helper\n%s", listing, baseListing)
 			}
 		})
+	}
+}
+
+// A confined step starts in its working directory inside its file system
+// view; a directory the view does not hold is the step's failure (stage
+// exec, as a missing directory fails an unconfined start), never a start
+// in the host's tree. The control: the same directory works unconfined.
+func TestWorkingDirOutsideTheView(t *testing.T) {
+	r := &sandbox.Exec{Self: helper, Host: sandbox.ProbeHost()}
+	prof := confined(t, "", 1024)
+	w := stepDir(t, prof.UID, prof.GID)
+	prof.Write = []string{w}
+	elsewhere := testutil.Dir(t) // exists on the host, outside Read and Write
+	marker := filepath.Join(w, "ran")
+	step := func(p sandbox.Profile) (sandbox.Result, string, error) {
+		var out bytes.Buffer
+		res, err := r.Run(context.Background(), &sandbox.Step{
+			Args: []string{"/bin/sh", "-c", "pwd > " + marker}, Dir: elsewhere, Env: []string{"PATH=/usr/bin:/bin"},
+			Stdout: &out, Stderr: &out, Timeout: 20 * time.Second, Profile: p,
+		})
+		return res, out.String(), err
+	}
+
+	res, out, err := step(sandbox.Profile{Level: "unconfined", UID: -1, GID: -1})
+	if b, _ := os.ReadFile(marker); err != nil || res.ExitCode != 0 || strings.TrimSpace(string(b)) != elsewhere {
+		t.Fatalf("control (unconfined): %+v, %v, pwd %q; output %q", res, err, b, out)
+	}
+	os.Remove(marker)
+
+	_, out, err = step(prof)
+	var se *sandbox.StepError
+	if !errors.As(err, &se) || se.Stage != sandbox.StageExec || errors.Is(err, sandbox.ErrUnsupported) || !strings.Contains(se.Msg, "not in the step's view") {
+		t.Errorf("Run = %v, want a *StepError of stage exec saying the directory is not in the view; output %q", err, out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the command ran")
 	}
 }

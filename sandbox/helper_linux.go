@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -35,11 +37,26 @@ type helperStatus struct {
 	Message string `json:"message"`
 }
 
+// The helper's work between fork and exec happens on one OS thread, the
+// main one: the parent-death signal belongs to a thread, and the exec
+// keeps the signal of the thread that calls it. Without the lock, the
+// runtime may move the goroutine between the prctl and the exec (a
+// Prepare's file I/O makes that likely), and the step then runs without
+// it. Locked in init, main's goroutine stays on the main thread.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == HelperArg {
+		runtime.LockOSThread()
+	}
+}
+
 // RunHelperIfRequested turns the process into the sandbox helper when it
 // was started as one (os.Args[1] == HelperArg), and never returns in that
 // case. main calls it first, before any other work, so nothing else in the
 // binary runs between the fork and the confined exec.
 func RunHelperIfRequested() {
+	if len(os.Args) > 1 && os.Args[1] == watchdogArg {
+		runWatchdog(os.Args[2:]) // the engine's watchdog (cgroup_linux.go)
+	}
 	if len(os.Args) < 2 || os.Args[1] != HelperArg {
 		return
 	}
@@ -48,7 +65,7 @@ func RunHelperIfRequested() {
 	status, err := openStatus()
 	stage := StageConfine
 	if err == nil {
-		stage, err = helperMain()
+		stage, err = helperMain(status)
 	}
 	fmt.Fprintf(os.Stderr, "autobuild sandbox: %v\n", err)
 	writeStatus(status, stage, err)
@@ -92,8 +109,8 @@ func writeStatus(fd int, stage string, err error) {
 
 // helperMain confines the process and execs the step; it returns only on
 // failure, with the stage that failed. The order matters and each step
-// says why it sits where it does.
-func helperMain() (stage string, err error) {
+// says why it sits where it does. status is the status pipe (or -1).
+func helperMain(status int) (stage string, err error) {
 	if builtWithCgo {
 		return StageConfine, fmt.Errorf("this autobuild binary was built with cgo; rebuild it with CGO_ENABLED=0 (make does)")
 	}
@@ -119,27 +136,59 @@ func helperMain() (stage string, err error) {
 	}
 
 	if p.Confined {
-		if err := confine(p, spec.Skip); err != nil {
-			return StageConfine, err
+		if err := confine(p, spec); err != nil {
+			return confineStage(err), err
 		}
+	}
+	// The uid change cleared the parent-death signal: armed again before
+	// the Prepare, so a long one still dies with the engine, and the
+	// engine checked for, which may have died meanwhile.
+	if err := armParentDeath(spec.Parent, status); err != nil {
+		return StageConfine, err
 	}
 	// Preparation runs with exactly the step's rights.
 	if err := runPrepare(spec.Prepare); err != nil {
 		return StagePrepare, err
 	}
 
+	// Armed once more right before the exec, on this (locked) thread: the
+	// command keeps what this thread has, whatever ran since.
+	if err := armParentDeath(spec.Parent, status); err != nil {
+		return StageConfine, err
+	}
 	// Exec replaces the helper; the confinement is inherited, the status
 	// pipe is not.
 	err = syscall.Exec(path, spec.Args, os.Environ())
 	return StageExec, fmt.Errorf("exec %s: %w", path, err)
 }
 
-// confine applies, in order, the in-child mechanisms of p.
-func confine(p Profile, skip []string) error {
+// confine applies, in order, the in-child mechanisms of p. spec gives the
+// mechanisms to skip and what the file system view needs.
+func confine(p Profile, spec helperSpec) error {
+	skip := spec.Skip
+	if err := checkOwnLabel(p.SELinuxLabel, skip); err != nil { // the engine's exec transition happened (selinux_linux.go)
+		return err
+	}
 	// rlimits first: lowering them needs no privilege, and RLIMIT_NPROC
 	// must be in place before the uid change makes it count.
 	if err := setLimits(p.Limits); err != nil {
 		return err
+	}
+
+	// The step's own file system view (mount_linux.go), in the mount
+	// namespace the engine's clone gave the helper: before the uid drop,
+	// because mounting needs the capabilities the drop takes away (root's,
+	// or those of the helper's own user namespace); before Landlock,
+	// which forbids every mount and whose rules must open the paths of
+	// the view, not the host's. Anything that needs the host's file
+	// system (the command's path, a cgroup file) comes before this. It
+	// ends in the working directory, inside the view.
+	var viewRules []landlock.Rule
+	if !slices.Contains(skip, "mount-namespace") {
+		var err error
+		if viewRules, err = enterView(p, spec.Dir, spec.EngineMountNS); err != nil {
+			return err
+		}
 	}
 
 	// Drop to the module's own uid (only when the engine is root). A
@@ -156,24 +205,56 @@ func confine(p Profile, skip []string) error {
 		if err := syscall.Setresuid(p.UID, p.UID, p.UID); err != nil {
 			return fmt.Errorf("setuid %d: %w", p.UID, err)
 		}
-		// A change of credentials clears the parent-death signal the
-		// engine asked for at clone time: ask again, so the step still
-		// dies with the engine.
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("pdeathsig: %w", err)
-		}
+		// The change of credentials cleared the parent-death signal the
+		// engine asked for at clone time: helperMain arms it again.
 	}
 
 	// Landlock last: it sets no_new_privs (so nothing the build execs can
 	// gain privileges) and restricts this process and every descendant.
+	// Its rules name the same paths as the view, plus the view's own
+	// private /tmp, /dev/shm and ptys.
 	if !slices.Contains(skip, "landlock-fs") {
-		if err := applyLandlock(p); err != nil {
+		if err := applyLandlock(p, viewRules...); err != nil {
 			return err
 		}
 	} else if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 
+	return nil
+}
+
+// armParentDeath asks, for this thread, for SIGKILL when the engine dies
+// (a change of credentials or an SELinux transition at the helper's own
+// exec clears it), then checks that the engine still runs: one that died
+// before the signal was armed sent none, and nothing else would end the
+// step (the classic race of PR_SET_PDEATHSIG).
+func armParentDeath(parent, status int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("pdeathsig: %w", err)
+	}
+	// Outside a PID namespace the parent is visible: a dead engine's
+	// children belong to init or a subreaper.
+	if ppid := unix.Getppid(); ppid != 0 && parent > 0 && ppid != parent {
+		return fmt.Errorf("the engine (pid %d) died before the step started", parent)
+	}
+	// Inside one getppid is 0, but the status pipe tells: its read end is
+	// the engine's alone, and the kernel closes it (so that polling the
+	// write end reports an error) before it reparents the engine's
+	// children.
+	if status >= 0 {
+		fds := []unix.PollFd{{Fd: int32(status)}}
+		for {
+			n, err := unix.Poll(fds, 0)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0 {
+				return fmt.Errorf("the engine (pid %d) died before the step started", parent)
+			}
+			break
+		}
+	}
 	return nil
 }
 
@@ -213,7 +294,8 @@ var systemRead = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // whole is not given: raw disks are there.
 var deviceFiles = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
 
-func applyLandlock(p Profile) error {
+// applyLandlock restricts the process to p's paths and the extra rules.
+func applyLandlock(p Profile, extra ...landlock.Rule) error {
 	cfg := landlock.V7
 	if p.Network != NetNone {
 		cfg.HandledAccessNet = 0 // outgoing network is allowed
@@ -231,6 +313,7 @@ func applyLandlock(p Profile) error {
 	for _, w := range p.Write {
 		rules = append(rules, pathRule(w, true))
 	}
+	rules = append(rules, extra...)
 	if err := cfg.Restrict(rules...); err != nil {
 		return fmt.Errorf("landlock (%s): %w", strings.TrimSpace(cfg.String()), err)
 	}

@@ -12,11 +12,25 @@ type Host struct {
 	UserNS      bool
 	NetNS       bool
 	PidNS       bool
-	SELinux     bool
+	// MountNS: a step can have a mount namespace of its own, and mount in
+	// it, to build its file system view (mount_linux.go).
+	MountNS bool
+	SELinux bool
+	// NoCgroup: steps get no cgroup of their own even where the host has
+	// a writable cgroup v2 (probed once per process when first needed).
+	NoCgroup bool
+}
+
+// cgroup is the folder steps' cgroups go in, "" when they get none.
+func (h Host) cgroup() string {
+	if h.NoCgroup {
+		return ""
+	}
+	return cgroupRoot()
 }
 
 // DisableEnv names mechanisms to treat as missing on this host, comma
-// separated: landlock, netns, pidns, selinux. It exists to test
+// separated: landlock, netns, pidns, mountns, selinux, cgroup. It exists to test
 // configurations (and autobuild itself) against weaker hosts: a run then
 // refuses, or with allow_weaker_confinement runs and reports what it lacked.
 const DisableEnv = "AUTOBUILD_SANDBOX_DISABLE"
@@ -30,8 +44,12 @@ func (h *Host) disable(list string) {
 			h.NetNS = false
 		case "pidns":
 			h.PidNS = false
+		case "mountns":
+			h.MountNS = false
 		case "selinux":
 			h.SELinux = false
+		case "cgroup":
+			h.NoCgroup = true
 		}
 	}
 }
@@ -42,8 +60,15 @@ func (h *Host) disable(list string) {
 // a domain, SELinux enforces the file and network rules, and Landlock is a
 // second layer applied when the kernel has it.
 func (h Host) need(p Profile) []Mechanism {
+	// Optional: without a cgroup, the process group (and, confined, the
+	// PID namespace) still ends the step's tree.
+	cleanup := Mechanism{Name: "process-tree cleanup", Available: h.cgroup() != "", Optional: true,
+		Detail: "a cgroup of its own, killed whole when the step ends, times out or its engine dies"}
+	if !cleanup.Available {
+		cleanup.Detail = "no writable cgroup v2: its process group is killed; a process that leaves it (setsid) survives unless a PID namespace holds it"
+	}
 	if !p.Confined {
-		return []Mechanism{{Name: "process-tree cleanup", Available: true, Detail: "own process group, killed on timeout"}}
+		return []Mechanism{cleanup}
 	}
 	bySELinux := h.SELinux && p.SELinuxLabel != ""
 	ms := []Mechanism{
@@ -51,6 +76,7 @@ func (h Host) need(p Profile) []Mechanism {
 		{Name: "landlock-scope", Available: h.LandlockABI >= 6, Optional: bySELinux, Detail: "no signals or abstract Unix sockets to processes outside the step (Landlock ABI 6)"},
 		{Name: "pid-namespace", Available: h.PidNS, Detail: "the step's whole process tree dies with it; it cannot see or signal the engine"},
 		{Name: "rlimits", Available: true, Detail: limitsString(p.Limits)},
+		cleanup,
 	}
 	if p.Network == NetNone {
 		ms = append(ms,
@@ -58,11 +84,15 @@ func (h Host) need(p Profile) []Mechanism {
 			Mechanism{Name: "landlock-net", Available: h.LandlockABI >= 4, Optional: bySELinux, Detail: "TCP bind and connect denied (Landlock ABI 4)"},
 		)
 	}
+	// Required even where SELinux confines the step: the view is what
+	// hides the host's processes (/proc) and named Unix sockets.
+	ms = append(ms, Mechanism{Name: "mount-namespace", Available: h.MountNS,
+		Detail: "a file system of its own: system folders and its Read paths read-only, its Write paths, private /tmp, /dev and /proc; nothing else of the host"})
 	if h.Root {
 		ms = append(ms, Mechanism{Name: "build-uid", Available: true, Detail: "runs as a uid of its own, without capabilities"})
 	}
 	if p.SELinuxLabel != "" {
-		ms = append(ms, Mechanism{Name: "selinux", Available: h.SELinux, Detail: p.SELinuxLabel})
+		ms = append(ms, selinuxMechanism(h, p.SELinuxLabel)) // enforcing, and the context valid in the loaded policy
 	}
 	return ms
 }

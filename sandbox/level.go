@@ -57,7 +57,7 @@ var defaultLimits = Limits{
 }
 
 // SCMLevel is the built-in level of checkout steps: network allowed,
-// writes only the module's source folder.
+// writes only the module's work tree and SCM metadata.
 const SCMLevel = "scm"
 
 // Builtin returns the built-in trust levels by name.
@@ -93,7 +93,7 @@ func Builtin() map[string]Level {
 		},
 		SCMLevel: {
 			Name:        SCMLevel,
-			Description: "checkout steps: network allowed, writes only the module's source folder",
+			Description: "checkout steps: network allowed, writes only the module's work tree and SCM metadata",
 			Confined:    true, Network: NetOutgoing,
 			SELinuxType: "autobuild_scm_t", Limits: defaultLimits,
 		},

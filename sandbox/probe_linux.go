@@ -21,12 +21,13 @@ func ProbeHost() Host {
 		if v, err := llsys.LandlockGetABIVersion(); err == nil {
 			host.LandlockABI = v
 		}
-		host.SELinux = selinux.GetEnabled()
+		host.SELinux = selinux.GetEnabled() && selinux.EnforceMode() == selinux.Enforcing // permissive enforces nothing (SELinuxMode says which)
 		// Namespaces are probed by creating them in a throw-away child:
 		// the only answer that cannot lie.
 		host.NetNS = probeClone(syscall.CLONE_NEWNET)
 		host.PidNS = probeClone(syscall.CLONE_NEWPID)
 		host.UserNS = probeClone(syscall.CLONE_NEWUSER)
+		host.MountNS = probeMountNS()
 		host.disable(os.Getenv(DisableEnv))
 	})
 	return host
@@ -37,6 +38,28 @@ func ProbeHost() Host {
 func probeClone(flags uintptr) bool {
 	attr := &syscall.SysProcAttr{Cloneflags: flags}
 	if os.Geteuid() != 0 && flags&syscall.CLONE_NEWUSER == 0 {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
+	}
+	pid, err := forkTrue(attr)
+	if err != nil {
+		return false
+	}
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, 0, nil)
+	return ws.Exited() && ws.ExitStatus() == 0
+}
+
+// probeMountNS reports whether a child can get a mount namespace of its
+// own and mount in it, as the helper does to build a step's view: a clone
+// with CLONE_NEWNS (and a user namespace when not root) whose child then
+// unshares another mount namespace, which makes Go's fork code remount /
+// private in it before the exec. That mount fails where mounting is
+// denied (a seccomp filter, a Landlock domain the process inherited).
+func probeMountNS() bool {
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Unshareflags: syscall.CLONE_NEWNS}
+	if os.Geteuid() != 0 {
 		attr.Cloneflags |= syscall.CLONE_NEWUSER
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}

@@ -24,6 +24,12 @@ type Profile struct {
 	// written. Both are folder trees (or single files).
 	Read  []string `json:"read,omitempty"`
 	Write []string `json:"write,omitempty"`
+	// Hide are host folders (or files) the step's file system view leaves
+	// out even where a folder it sees holds them: the engine's build root
+	// and configuration when they live under /etc or /opt, say. Read and
+	// Write paths inside them are still there. (Landlock cannot take a
+	// path back: only the view enforces this.)
+	Hide []string `json:"hide,omitempty"`
 	// Limits are applied as rlimits in the child.
 	Limits Limits `json:"limits"`
 	// UID and GID, when the engine runs as root, are the ids the step runs
@@ -53,6 +59,12 @@ type Step struct {
 	// Prepare, when set, runs in the step's helper once the confinement
 	// is applied, before Args is executed. If it fails, Args never runs.
 	Prepare *Prepare
+	// Name names the step where it is tracked (its cgroup): "lib-build".
+	Name string
+	// Scope, when set, tracks the step with the other steps of its build
+	// root, so that if the engine dies the step is killed all the same
+	// (see Scope.Reap).
+	Scope *Scope
 }
 
 // Result is how a step ended. A step that ran and failed is a Result with

@@ -30,11 +30,34 @@ func (r *Exec) Run(context.Context, *Step) (Result, error) {
 	return Result{}, fmt.Errorf("%w on %s", ErrUnsupported, runtime.GOOS)
 }
 
+// Scope tracks nothing here: no step ever runs.
+type Scope struct{}
+
+// NewScope returns an empty scope.
+func NewScope(root, records string) *Scope { return &Scope{} }
+
+// Reap has nothing to kill.
+func (s *Scope) Reap(context.Context) error { return nil }
+
+func cgroupRoot() string { return "" }
+
 // RunHelperIfRequested does nothing: there is no helper mode here.
 func RunHelperIfRequested() {}
 
-// ExecLabel is always "": no SELinux here.
-func ExecLabel(typ, mcs string) string { return "" }
+// NewLabeler's function always returns "": no SELinux here.
+func NewLabeler() (func(typ, mcs string) string, error) {
+	return func(string, string) string { return "" }, nil
+}
+
+// SELinuxMode is always "disabled" here.
+func SELinuxMode() string { return "disabled" }
+
+// SealInstallRoot does nothing: no SELinux here.
+func SealInstallRoot(dir string) error { return nil }
+
+func selinuxMechanism(h Host, label string) Mechanism {
+	return Mechanism{Name: "selinux", Detail: label + " (no SELinux on " + runtime.GOOS + ")"}
+}
 
 // LabelModuleDir does nothing: no SELinux here.
 func LabelModuleDir(dir, fileType, mcs string) error { return nil }
@@ -42,8 +65,8 @@ func LabelModuleDir(dir, fileType, mcs string) error { return nil }
 // EnterEngineDomain does nothing: no SELinux here.
 func EnterEngineDomain() error { return nil }
 
-// ConfineEngine refuses: there is nothing to confine the engine with.
-func ConfineEngine(read, write []string) error {
+// EnterEngineView refuses: there is nothing to confine the engine with.
+func EnterEngineView(read, write []string) error {
 	return fmt.Errorf("%w: secure mode needs Linux", ErrUnsupported)
 }
 

@@ -46,7 +46,6 @@ var (
 )
 
 func main() {
-	sandbox.RunHelperIfRequested() // spawn figures start confined steps through this binary
 	flag.Parse()
 	bin, err := filepath.Abs(*binFlag)
 	must(err)
@@ -63,7 +62,7 @@ func main() {
 		plain = spawnPlain(*spawnN)
 	}
 	if want("spawn") {
-		benchSpawn(work, plain)
+		benchSpawn(bin, work, plain)
 	}
 	if want("nochange") {
 		benchNoChange(bin, filepath.Join(work, "nochange"))
@@ -106,50 +105,105 @@ func spawnPlain(n int) time.Duration {
 	return median(ds)
 }
 
-// benchSpawn: the cost of starting one /bin/true at each trust level.
-func benchSpawn(work string, plain time.Duration) {
+// benchSpawn: the cost of starting one /bin/true at each trust level,
+// beside bubblewrap with a comparable view, in the same run.
+func benchSpawn(bin, work string, plain time.Duration) {
 	fmt.Printf("\n== spawn overhead per step (/bin/true, median of %d)\n", *spawnN)
-	fmt.Printf("  %-28s %8.2f ms\n", "plain fork/exec", ms(plain))
-	if _, err := exec.LookPath("bwrap"); err == nil {
-		var ds []time.Duration
-		for range *spawnN {
-			t := time.Now()
-			must(exec.Command("bwrap", "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev", "/bin/true").Run())
-			ds = append(ds, time.Since(t))
-		}
-		b := median(ds)
-		fmt.Printf("  %-28s %8.2f ms  (+%.2f ms)\n", "bwrap --unshare-net/pid", ms(b), ms(b-plain))
-	} else {
-		fmt.Printf("  %-28s not installed\n", "bwrap")
-	}
-	runner, err := sandbox.NewExec()
-	must(err)
+	fmt.Printf("  %-44s %8.2f ms\n", "plain fork/exec", ms(plain))
 	dir := filepath.Join(work, "spawn")
 	must(os.MkdirAll(dir, 0o755))
-	if runner.Host.Root {
+	if _, err := exec.LookPath("bwrap"); err == nil {
+		for _, b := range []struct {
+			name string
+			args []string
+		}{
+			{"bwrap --unshare-net/pid, host /", []string{"--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev"}},
+			// What isolated gives a step: system folders read-only, its
+			// folder writable, fresh /proc, minimal /dev, private /tmp.
+			{"bwrap --unshare-all, comparable view", append(bwrapSystem(), "--unshare-all", "--proc", "/proc", "--dev", "/dev",
+				"--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--bind", dir, dir, "--chdir", dir)},
+		} {
+			var ds []time.Duration
+			for range *spawnN {
+				t := time.Now()
+				must(exec.Command("bwrap", append(b.args, "/bin/true")...).Run())
+				ds = append(ds, time.Since(t))
+			}
+			d := median(ds)
+			fmt.Printf("  %-44s %8.2f ms  (+%.2f ms)\n", b.name, ms(d), ms(d-plain))
+		}
+	} else {
+		fmt.Printf("  %-44s not installed (apt-get install bubblewrap)\n", "bwrap")
+	}
+	host := sandbox.ProbeHost()
+	if host.Root {
 		must(os.Chown(dir, sandbox.BuildUID("bench"), sandbox.BuildUID("bench")))
 	}
-	for _, name := range []string{"unconfined", "isolated", "network", "trusted"} {
-		lv := sandbox.Builtin()[name]
-		p := sandbox.Profile{Level: name, Confined: lv.Confined, Network: lv.Network, Limits: lv.Limits,
-			UID: -1, GID: -1, Write: []string{dir}}
-		if runner.Host.Root && lv.Confined {
-			p.UID, p.GID = sandbox.BuildUID("bench"), sandbox.BuildUID("bench")
-		}
-		var ds []time.Duration
-		for range *spawnN {
-			t := time.Now()
-			res, err := runner.Run(context.Background(), &sandbox.Step{Args: []string{"/bin/true"}, Dir: dir,
-				Env: []string{"PATH=/usr/bin:/bin"}, Profile: p})
-			must(err)
-			if res.ExitCode != 0 {
-				must(fmt.Errorf("level %s: exit %d", name, res.ExitCode))
-			}
-			ds = append(ds, time.Since(t))
-		}
-		d := median(ds)
-		fmt.Printf("  %-28s %8.2f ms  (+%.2f ms)\n", "autobuild level "+name, ms(d), ms(d-plain))
+	helpers := []struct{ name, path string }{{"autobuild-helper", sandbox.HelperBeside(bin)}, {"autobuild binary", bin}}
+	if helpers[0].path == bin {
+		helpers = helpers[1:] // no small helper beside the binary
 	}
+	// As the engine starts steps: each in a cgroup of its own (where the
+	// host has cgroup v2), killed and removed when it ends.
+	scope := sandbox.NewScope(work, filepath.Join(work, "steps"))
+	for _, h := range helpers {
+		runner := &sandbox.Exec{Self: h.path, Host: host}
+		for _, name := range []string{"unconfined", "isolated", "network", "trusted", "unconfined+cgroup", "isolated+cgroup"} {
+			tracked := strings.HasSuffix(name, "+cgroup")
+			name := strings.TrimSuffix(name, "+cgroup")
+			if name == "unconfined" && h.path == bin {
+				continue // no helper at all: measured once
+			}
+			lv := sandbox.Builtin()[name]
+			p := sandbox.Profile{Level: name, Confined: lv.Confined, Network: lv.Network, Limits: lv.Limits,
+				UID: -1, GID: -1, Write: []string{dir}}
+			if host.Root && lv.Confined {
+				p.UID, p.GID = sandbox.BuildUID("bench"), sandbox.BuildUID("bench")
+			}
+			var ds []time.Duration
+			for range *spawnN {
+				t := time.Now()
+				step := &sandbox.Step{Args: []string{"/bin/true"}, Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Profile: p}
+				if tracked {
+					step.Name, step.Scope = "bench-"+name, scope
+				}
+				res, err := runner.Run(context.Background(), step)
+				must(err)
+				if res.ExitCode != 0 {
+					must(fmt.Errorf("level %s: exit %d", name, res.ExitCode))
+				}
+				ds = append(ds, time.Since(t))
+			}
+			d := median(ds)
+			label := "autobuild " + name
+			if lv.Confined {
+				label += " (" + h.name + ")"
+			}
+			if tracked {
+				label += " + cgroup"
+			}
+			fmt.Printf("  %-44s %8.2f ms  (+%.2f ms)\n", label, ms(d), ms(d-plain))
+		}
+	}
+}
+
+// bwrapSystem binds the system folders read-only, keeping /bin and /lib
+// as the symlinks they are on a merged-/usr system.
+func bwrapSystem() []string {
+	var args []string
+	for _, d := range []string{"/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+		info, err := os.Lstat(d)
+		switch {
+		case err != nil:
+		case info.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(d)
+			must(err)
+			args = append(args, "--symlink", target, d)
+		default:
+			args = append(args, "--ro-bind", d, d)
+		}
+	}
+	return args
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

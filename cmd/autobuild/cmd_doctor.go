@@ -31,8 +31,16 @@ by the configuration cannot be fully enforced, 0 otherwise.`,
 
 func runDoctor(_ context.Context, g *globals) error {
 	h := sandbox.ProbeHost()
-	fmt.Fprintf(g.stdout, "host: root=%v landlock-abi=%d pid-ns=%v net-ns=%v user-ns=%v selinux=%v\n",
-		h.Root, h.LandlockABI, h.PidNS, h.NetNS, h.UserNS, h.SELinux)
+	fmt.Fprintf(g.stdout, "host: root=%v landlock-abi=%d pid-ns=%v net-ns=%v user-ns=%v mount-ns=%v selinux=%s\n",
+		h.Root, h.LandlockABI, h.PidNS, h.NetNS, h.UserNS, h.MountNS, sandbox.SELinuxMode())
+	if self, err := os.Executable(); err == nil {
+		helper := sandbox.HelperBeside(self)
+		what := "the small helper"
+		if helper == self {
+			what = "this binary itself: install " + sandbox.HelperName + " beside it for faster confined starts"
+		}
+		fmt.Fprintf(g.stdout, "sandbox helper: %s (%s)\n", helper, what)
+	}
 	used := map[string]bool{}
 	cfg, err := g.load()
 	switch {
@@ -73,9 +81,6 @@ func runDoctor(_ context.Context, g *globals) error {
 	for _, n := range policy.Levels.Names() {
 		lv := policy.Levels.Level(n)
 		p := policy.Profile(n, "", nil, nil)
-		if h.SELinux && lv.SELinuxType != "" && p.SELinuxLabel == "" {
-			p.SELinuxLabel = lv.SELinuxType
-		}
 		mark := ""
 		if used[n] {
 			mark = " (used)"

@@ -88,8 +88,14 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 			opts.Force = append(opts.Force, f)
 		}
 	}
-	ex := executor.NewLocal(runner, runner.Host, runner.Self, cfg.BuildRoot)
-	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep}
+	// Confined steps start as the helper (runner.Self); checkout steps run
+	// this very binary in its checkout mode.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ex := executor.NewLocal(runner, runner.Host, self, cfg.BuildRoot)
+	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot()}
 	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
 		Executor: ex, Publishers: []publish.Publisher{site},
 		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),

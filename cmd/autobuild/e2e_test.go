@@ -30,12 +30,16 @@ func TestMain(m *testing.M) {
 		}
 		os.Chmod(dir, 0o755)
 		bin = filepath.Join(dir, "autobuild")
-		build := exec.Command("go", "build", "-o", bin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build autobuild:", err)
-			os.Exit(2)
+		// The engine and, beside it as make installs them, the small
+		// sandbox helper its confined steps start as.
+		for out, pkg := range map[string]string{bin: ".", filepath.Join(dir, "autobuild-helper"): "../autobuild-helper"} {
+			build := exec.Command("go", "build", "-o", out, pkg)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			build.Stdout, build.Stderr = os.Stderr, os.Stderr
+			if err := build.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+				os.Exit(2)
+			}
 		}
 		code := m.Run()
 		os.RemoveAll(dir)
@@ -287,9 +291,10 @@ func TestConcurrentRunsAndTheLock(t *testing.T) {
 
 func TestKilledRunKeepsPreviousSite(t *testing.T) {
 	f := newFarm(t)
+	marker := newMarker(t)
 	repo := f.repo("mod", script(`echo one > "$AUTOBUILD_PACKAGE_ROOT/out"`))
 	f.config(`modules:
-  - {name: mod, source: {url: repos/mod}}
+  - {name: mod, source: {url: repos/mod}, env: ["` + markerEnvEntry(marker) + `"]}
 `)
 	if r := f.run(); r.code != 0 {
 		t.Fatal(r.dump())
@@ -319,9 +324,8 @@ func TestKilledRunKeepsPreviousSite(t *testing.T) {
 		t.Errorf("published artifact changed to %q", out)
 	}
 	// The build's processes died with the engine.
-	time.Sleep(200 * time.Millisecond)
-	if pgrep := exec.Command("pgrep", "-f", "sleep 300"); pgrep.Run() == nil {
-		t.Errorf("a build process outlived the killed engine")
+	if left := waitNoMarker(marker, 2*time.Second); left != "" {
+		t.Errorf("build processes outlived the killed engine:%s", left)
 	}
 
 	testutil.Commit(t, repo, script(`echo three > "$AUTOBUILD_PACKAGE_ROOT/out"`))
@@ -371,10 +375,11 @@ func TestConfigErrors(t *testing.T) {
 
 func TestTimeoutKillsTheTree(t *testing.T) {
 	f := newFarm(t)
+	marker := newMarker(t)
 	f.repo("hang", script(`sleep 1000 & sleep 1000`))
 	f.repo("ok", script(`true`))
 	f.config(`modules:
-  - {name: hang, source: {url: repos/hang}, timeout: 1s}
+  - {name: hang, source: {url: repos/hang}, timeout: 1s, env: ["` + markerEnvEntry(marker) + `"]}
   - {name: ok, source: {url: repos/ok}}
 `)
 	r := f.run()
@@ -384,15 +389,16 @@ func TestTimeoutKillsTheTree(t *testing.T) {
 	if m := module(f.status(), "hang"); m.State != report.Failed || !strings.Contains(m.Reason, "timed out after 1s") {
 		t.Errorf("hang: %s %q", m.State, m.Reason)
 	}
-	if exec.Command("pgrep", "-f", "sleep 1000").Run() == nil {
-		t.Errorf("a process of the timed-out build is still alive")
+	if left := procsWithMarker(marker); len(left) > 0 {
+		t.Errorf("processes of the timed-out build are still alive: %v", left)
 	}
 }
 
 func TestInterruptedRunKeepsPreviousSite(t *testing.T) {
 	f := newFarm(t)
+	marker := newMarker(t)
 	repo := f.repo("mod", script(`echo one > "$AUTOBUILD_PACKAGE_ROOT/out"`))
-	f.config("modules:\n  - {name: mod, source: {url: repos/mod}}\n")
+	f.config("modules:\n  - {name: mod, source: {url: repos/mod}, env: [\"" + markerEnvEntry(marker) + "\"]}\n")
 	if r := f.run(); r.code != 0 {
 		t.Fatal(r.dump())
 	}
@@ -417,7 +423,7 @@ func TestInterruptedRunKeepsPreviousSite(t *testing.T) {
 	if after, _ := os.Readlink(filepath.Join(f.root, "public_html")); after != before {
 		t.Errorf("an interrupted run published a site")
 	}
-	if exec.Command("pgrep", "-f", "sleep 300").Run() == nil {
-		t.Errorf("the build outlived the interrupted run")
+	if left := procsWithMarker(marker); len(left) > 0 {
+		t.Errorf("the build outlived the interrupted run: %v", left)
 	}
 }

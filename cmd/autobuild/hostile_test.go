@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -39,8 +40,9 @@ cat "$SECRET" > "$AUTOBUILD_PACKAGE_ROOT/stolen" 2>/dev/null && ok c-secret
 touch "$OUTSIDE/pwned" 2>/dev/null && ok c-write-outside
 # (d) a TCP listener on the host's loopback
 (echo hello > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && ok d-connect
-# (e) the engine: find it and signal it (only probe in the control run)
-for p in $(pgrep -f "autobuild run --config"); do
+# (e) the engine: find it and signal it (only probe in the control run);
+# this test's engine only, by its configuration's path
+for p in $(pgrep -f "autobuild run --config $(dirname "$root")/autobuild.yaml"); do
   if kill -0 "$p" 2>/dev/null; then
     ok e-signal
     [ -z "$CONTROL" ] && kill -9 "$p"
@@ -83,6 +85,7 @@ type attackEnv struct {
 	port   int
 	conns  *atomic.Int32
 	daemon string
+	bomb   string // marks the fork bomb's processes
 }
 
 // hostileFarm sets up the victim, the attacker, a fork bomb, a build that
@@ -98,7 +101,12 @@ func hostileFarm(t *testing.T, trust string, control bool) *attackEnv {
 
 	port, conns := tcpListener(t)
 	daemon := fmt.Sprintf("%d", time.Now().UnixNano())
-	t.Cleanup(func() { exec.Command("pkill", "-9", "-f", "hostile-daemon-"+daemon).Run() })
+	t.Cleanup(func() {
+		for _, pid := range procsWithMarker("hostile-daemon-" + daemon) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	bombMarker := newMarker(t)
 
 	f.repo("victim", script(`mkdir -p "$AUTOBUILD_INSTALL_ROOT/usr/lib"; echo victim > "$AUTOBUILD_INSTALL_ROOT/usr/lib/v"`))
 	f.repo("attacker", map[string]string{"autobuild.sh": hostileScript})
@@ -124,9 +132,9 @@ modules:
 	if !control {
 		// The real fork bomb runs only confined.
 		b, _ := os.ReadFile(f.cfg)
-		os.WriteFile(f.cfg, append(b, []byte("  - {name: bomb, source: {url: repos/bomb}, timeout: 5s}\n")...), 0o644)
+		os.WriteFile(f.cfg, append(b, []byte("  - {name: bomb, source: {url: repos/bomb}, timeout: 5s, env: [\""+markerEnvEntry(bombMarker)+"\"]}\n")...), 0o644)
 	}
-	return &attackEnv{f: f, secret: secret, out: outside, port: port, conns: conns, daemon: daemon}
+	return &attackEnv{f: f, secret: secret, out: outside, port: port, conns: conns, daemon: daemon, bomb: bombMarker}
 }
 
 func (e *attackEnv) results(t *testing.T) map[string]bool {
@@ -163,7 +171,7 @@ func (e *attackEnv) sideEffects() map[string]bool {
 	root := e.f.root
 	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
 	stolen, _ := os.ReadFile(filepath.Join(root, "package-root", "attacker", "stolen"))
-	daemonAlive := exec.Command("pgrep", "-f", "hostile-daemon-"+e.daemon).Run() == nil
+	daemonAlive := len(procsWithMarker("hostile-daemon-"+e.daemon)) > 0
 	return map[string]bool{
 		"a-state":         exists(filepath.Join(root, "state", "pwned")),
 		"a-site":          exists(filepath.Join(root, "sites", "pwned")),
@@ -247,8 +255,8 @@ func TestHostileModulesAreContained(t *testing.T) {
 		t.Errorf("bystander's artifact: %q", b)
 	}
 	// Nothing of the fork bomb is left.
-	if out, _ := exec.Command("pgrep", "-c", "-u", fmt.Sprint(sandbox.AssignIDs([]string{"victim", "attacker", "forever", "bystander", "bomb"})["bomb"].UID)).Output(); strings.TrimSpace(string(out)) != "0" {
-		t.Errorf("processes of the fork bomb survive: %s", out)
+	if left := procsWithMarker(e.bomb); len(left) > 0 {
+		t.Errorf("%d processes of the fork bomb survive", len(left))
 	}
 }
 
@@ -268,10 +276,24 @@ func TestHostileControl(t *testing.T) {
 		}
 	}
 	for attack, happened := range e.sideEffects() {
+		// With a cgroup per step, even an unconfined step's daemon dies
+		// with it: that mark must be gone.
+		if attack == "i-daemon" && cgroupCleanup() {
+			if happened {
+				t.Errorf("control: the unconfined build's daemon outlived its step and cgroup")
+			}
+			continue
+		}
 		if !happened {
 			t.Errorf("control: attack %s left no mark unconfined", attack)
 		}
 	}
+}
+
+// cgroupCleanup reports whether steps get a cgroup of their own here.
+func cgroupCleanup() bool {
+	enforced, _ := sandbox.ProbeHost().Check(sandbox.Profile{Level: "unconfined", UID: -1, GID: -1})
+	return slices.Contains(enforced, "process-tree cleanup")
 }
 
 func TestNetworkLevelAllowsOutgoing(t *testing.T) {
@@ -357,6 +379,254 @@ func TestSecureModeConfinesTheEngine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(outside, "escaped")); err != nil {
 		t.Errorf("control: the unconfined build could not write outside without --secure")
+	}
+}
+
+// undoViewScript tries, from an unconfined build, to undo the secure
+// engine's view and write the host's /etc: remount /etc read-write,
+// unmount it to reach what is below, both again from a mount namespace of
+// the build's own, remount / read-write, and write a sysctl through
+// /proc. It records "<attack>:ok" in its package root for each that
+// worked. With CONTROL set it runs the /etc attacks where nothing locks
+// the mounts: on a read-only bind of /etc it makes itself, as real root,
+// in a mount namespace of its own (unshare -m).
+const undoViewScript = `#!/bin/sh
+out="$AUTOBUILD_PACKAGE_ROOT/results"
+ok() { echo "$1:ok" >> "$out"; }
+case "$1" in
+remount) mount -o remount,bind,rw /etc && touch "/etc/$NAME-$2" && ok "$2"; exit 0 ;;
+umount) umount /etc && touch "/etc/$NAME-$2" && ok "$2"; exit 0 ;;
+protect) mount --bind /etc /etc && mount -o remount,bind,ro /etc || exit 1
+  touch "/etc/$NAME-ro" 2>/dev/null && ok ro-write
+  "$0" "$2" "$3"; exit 0 ;;
+esac
+: > "$out"
+sysctl() {
+  v=$(cat /proc/sys/kernel/printk_ratelimit) && echo "$v" > /proc/sys/kernel/printk_ratelimit && ok sysctl
+}
+if [ -n "$CONTROL" ]; then
+  unshare -m --propagation private "$0" protect remount remount
+  unshare -m --propagation private "$0" protect umount umount
+  sysctl
+  exit 0
+fi
+touch "/etc/$NAME-ro" && ok ro-write
+"$0" remount remount
+"$0" umount umount
+unshare -m --propagation private "$0" remount nested-remount
+unshare -m --propagation private "$0" umount nested-umount
+mount -o remount,rw / && touch "/$NAME-root" && ok remount-root
+sysctl
+exit 0
+`
+
+// TestSecureModeViewCannotBeUndone: the secure engine's view is locked.
+// An unconfined build is root in the engine's user namespace, with every
+// capability there, yet cannot make a read-only mount of its view
+// writable, unmount one, or write through the host's /proc; the control
+// shows the same commands work where the mounts are not locked, and that
+// the sysctl write works without --secure.
+func TestSecureModeViewCannotBeUndone(t *testing.T) {
+	requireConfinement(t)
+	if !sandbox.ProbeHost().UserNS {
+		testutil.Skip(t, "secure mode needs user namespaces")
+	}
+	for _, tool := range []string{"mount", "umount", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testutil.Skip(t, "needs "+tool+" (util-linux)")
+		}
+	}
+	name := fmt.Sprintf("autobuild-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		for _, p := range []string{"ro", "remount", "umount", "nested-remount", "nested-umount"} {
+			os.Remove(filepath.Join("/etc", name+"-"+p))
+		}
+		os.Remove("/" + name + "-root")
+	})
+	run := func(control bool, args ...string) map[string]bool {
+		t.Helper()
+		f := newFarm(t)
+		f.repo("m", map[string]string{"autobuild.sh": undoViewScript})
+		ctl := ""
+		if control {
+			ctl = "1"
+		}
+		f.config(fmt.Sprintf("modules:\n  - {name: m, source: {url: repos/m}, trust: unconfined, env: [NAME=%s, CONTROL=%s]}\n", name, ctl))
+		if r := f.run(args...); r.code != 0 {
+			t.Fatal(r.dump())
+		}
+		b, err := os.ReadFile(filepath.Join(f.root, "package-root", "m", "results"))
+		if err != nil {
+			t.Fatalf("the build's results are missing: %v", err)
+		}
+		if testing.Verbose() {
+			logs, _ := filepath.Glob(filepath.Join(f.root, "log-root", "*", "m.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
+		}
+		got := map[string]bool{}
+		for _, l := range strings.Fields(string(b)) {
+			got[strings.TrimSuffix(l, ":ok")] = true
+		}
+		return got
+	}
+	onHost := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	for attack := range run(false, "--secure") {
+		t.Errorf("attack %s succeeded from an unconfined build under --secure", attack)
+	}
+	for _, p := range []string{"ro", "remount", "umount", "nested-remount", "nested-umount"} {
+		if onHost(filepath.Join("/etc", name+"-"+p)) {
+			t.Errorf("/etc/%s-%s was written under --secure", name, p)
+		}
+	}
+	if onHost("/" + name + "-root") {
+		t.Errorf("/%s-root was written under --secure", name)
+	}
+
+	// Control: unlocked, the same remount and unmount reach the host's
+	// /etc; and without --secure the sysctl is written.
+	got := run(true)
+	for _, attack := range []string{"remount", "umount"} {
+		if !got[attack] || !onHost(filepath.Join("/etc", name+"-"+attack)) {
+			t.Errorf("control: %s of an unlocked read-only /etc did not reach the host's /etc (results %v)", attack, got)
+		}
+	}
+	if got["ro-write"] {
+		t.Errorf("control: the read-only bind of /etc was writable as it was: the control proves nothing")
+	}
+	if onHost("/proc/sys/kernel/printk_ratelimit") && !got["sysctl"] {
+		t.Errorf("control: the unconfined build could not write a sysctl without --secure")
+	}
+}
+
+// TestSecureModeKeepsStepsIsolated runs the hostile suite's isolated farm
+// under --secure: every confined step builds its own view inside the
+// engine's (a nested mount namespace), the modules build as without
+// --secure, and every attack is still denied.
+func TestSecureModeKeepsStepsIsolated(t *testing.T) {
+	requireConfinement(t)
+	if !sandbox.ProbeHost().UserNS {
+		testutil.Skip(t, "secure mode needs user namespaces")
+	}
+	e := hostileFarm(t, "isolated", false)
+	r := e.f.run("--secure")
+	if r.code != 1 {
+		t.Fatalf("want exit 1 (bomb and forever fail):\n%s", r.dump())
+	}
+	got := e.results(t)
+	if !got["i-daemon-started"] {
+		t.Errorf("the daemon did not even start: the containment check below proves nothing")
+	}
+	delete(got, "i-daemon-started")
+	for attack := range got {
+		t.Errorf("attack %s succeeded under --secure", attack)
+	}
+	for attack, happened := range e.sideEffects() {
+		if happened {
+			t.Errorf("attack %s left its mark under --secure", attack)
+		}
+	}
+	st := e.f.status()
+	want := map[string]report.State{
+		"victim": report.Built, "attacker": report.Built, "bystander": report.Built,
+		"forever": report.Failed, "bomb": report.Failed,
+	}
+	for name, s := range want {
+		if m := module(st, name); m.State != s {
+			t.Errorf("%s: %s (%s), want %s", name, m.State, m.Reason, s)
+		}
+	}
+	if m := module(st, "attacker"); !slices.Contains(m.Enforced, "mount-namespace") || len(m.Missing) > 0 {
+		t.Errorf("attacker: enforced %v, missing %v: want its own view, nothing missing", m.Enforced, m.Missing)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.f.root, "public_html", "packages", "bystander", "ok")); string(b) != "fine\n" {
+		t.Errorf("bystander's artifact: %q", b)
+	}
+	if left := procsWithMarker(e.bomb); len(left) > 0 {
+		t.Errorf("%d processes of the fork bomb survive", len(left))
+	}
+}
+
+// TestSecureModeExitCodes: the run's exit codes hold under --secure (the
+// engine runs in a child; its code is the run's), and a mark of the
+// re-execution set from outside does not pass for the view.
+func TestSecureModeExitCodes(t *testing.T) {
+	requireConfinement(t)
+	if !sandbox.ProbeHost().UserNS {
+		testutil.Skip(t, "secure mode needs user namespaces")
+	}
+	f := newFarm(t)
+	repo := f.repo("m", script(`echo ok > "$AUTOBUILD_PACKAGE_ROOT/ok"`))
+	f.config("modules:\n  - {name: m, source: {url: repos/m}}\n")
+	if r := f.run("--secure"); r.code != exitOK {
+		t.Errorf("a good run under --secure: want exit 0:\n%s", r.dump())
+	}
+	testutil.Commit(t, repo, script(`exit 3`))
+	if r := f.run("--secure"); r.code != exitFailed || !strings.Contains(r.stderr, "1 failed") {
+		t.Errorf("a failing module under --secure: want exit 1:\n%s", r.dump())
+	}
+	before, _ := os.Readlink(filepath.Join(f.root, "public_html"))
+	for _, mark := range []string{"entered", fmt.Sprintf("entered:%d", os.Getpid())} {
+		r := ab(t, []string{"AUTOBUILD_ENGINE_VIEW=" + mark}, "run", "--secure", "--config", f.cfg)
+		if r.code != exitConfinement || !strings.Contains(r.stderr, "the engine's view") {
+			t.Errorf("a faked mark %q on the host: want exit 4:\n%s", mark, r.dump())
+		}
+	}
+	if after, _ := os.Readlink(filepath.Join(f.root, "public_html")); after != before {
+		t.Errorf("a run with a faked mark published a site")
+	}
+}
+
+// TestSecureModeSignals: SIGINT to the process cron started reaches the
+// engine (exit 130, the previous site kept, the build gone); SIGKILL ends
+// the engine with it (the build gone, the lock free for the next run).
+func TestSecureModeSignals(t *testing.T) {
+	requireConfinement(t)
+	if !sandbox.ProbeHost().UserNS {
+		testutil.Skip(t, "secure mode needs user namespaces")
+	}
+	f := newFarm(t)
+	marker := newMarker(t)
+	repo := f.repo("mod", script(`echo one > "$AUTOBUILD_PACKAGE_ROOT/out"`))
+	f.config("modules:\n  - {name: mod, source: {url: repos/mod}, env: [\"" + markerEnvEntry(marker) + "\"]}\n")
+	if r := f.run("--secure"); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	before, _ := os.Readlink(filepath.Join(f.root, "public_html"))
+	started := filepath.Join(f.root, "package-root", "mod", "started")
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		testutil.Commit(t, repo, script(fmt.Sprintf(`touch "$AUTOBUILD_PACKAGE_ROOT/started"; sleep 30%d`, i)))
+		os.Remove(started)
+		eng := exec.Command(bin, "run", "--secure", "--config", f.cfg)
+		var errb strings.Builder
+		eng.Stderr = &errb
+		if err := eng.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFile(t, started, 30*time.Second)
+		start := time.Now()
+		eng.Process.Signal(sig)
+		err := eng.Wait()
+		ee, _ := err.(*exec.ExitError)
+		switch {
+		case sig == syscall.SIGINT && (ee == nil || ee.ExitCode() != exitInterrupted):
+			t.Errorf("SIGINT: %v, want exit 130\n%s", err, errb.String())
+		case time.Since(start) > 10*time.Second:
+			t.Errorf("%v: the run took %s to stop", sig, time.Since(start))
+		}
+		if after, _ := os.Readlink(filepath.Join(f.root, "public_html")); after != before {
+			t.Errorf("%v: a stopped run published a site", sig)
+		}
+		if left := waitNoMarker(marker, 5*time.Second); left != "" {
+			t.Errorf("%v: the build outlived the stopped run:%s", sig, left)
+		}
+	}
+	testutil.Commit(t, repo, script(`echo three > "$AUTOBUILD_PACKAGE_ROOT/out"`))
+	if r := f.run("--secure"); r.code != 0 {
+		t.Fatalf("run after the kill (is the lock free?):\n%s", r.dump())
 	}
 }
 

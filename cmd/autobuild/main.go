@@ -49,6 +49,9 @@ func main() {
 	sandbox.RunHelperIfRequested()
 	// The checkout step's child side: the engine runs it confined.
 	checkout.RunIfRequested()
+	// Descriptors the engine inherited (from cron, a shell, a job runner)
+	// must not reach its steps: Go only opens its own close-on-exec.
+	closeInheritedFDs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -18,8 +18,12 @@ func invokedSecure() bool { return filepath.Base(os.Args[0]) == secureName }
 
 // confineEngine puts the engine in its own confinement before it does
 // anything with the configuration's modules: the autobuild_t domain on an
-// SELinux host (the process re-executes into it), Landlock elsewhere,
-// limited to the build root, the configuration and the local sources.
+// SELinux host (the process re-executes into it); elsewhere a file system
+// view of its own, in a user namespace (sandbox.EnterEngineView: the
+// process runs the engine again inside it and exits with its code, so
+// this returns only in that engine), where it writes only the build root
+// and the publish folder's parent and reads only the system, the
+// configuration, the local sources and its own binaries.
 func confineEngine(cfg *config.Config) error {
 	if err := sandbox.EnterEngineDomain(); err != nil {
 		return err
@@ -32,8 +36,13 @@ func confineEngine(cfg *config.Config) error {
 	}
 	write := []string{cfg.BuildRoot, filepath.Dir(cfg.Publish.Dir)}
 	read := []string{filepath.Dir(cfg.File)}
+	// Steps start as the helper: the confined engine must still exec it
+	// (EnterEngineView adds the engine's own binary).
+	if self, err := os.Executable(); err == nil {
+		read = append(read, sandbox.HelperBeside(self))
+	}
 	for _, m := range cfg.Modules {
 		read = append(read, checkout.Inputs(m.Source.SCM())...)
 	}
-	return sandbox.ConfineEngine(read, write)
+	return sandbox.EnterEngineView(read, write)
 }

@@ -45,8 +45,6 @@ type Request struct {
 	Timeout  time.Duration
 	// Profile is the module's trust level resolved for it.
 	Profile sandbox.Profile
-	// Prepare runs in the step before the command (a work-tree reset).
-	Prepare *sandbox.Prepare
 	Log     io.Writer
 	// Say writes a line to the module's log.
 	Say func(format string, args ...any)
@@ -90,7 +88,6 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (sandbox.Result
 		Stderr:  req.Log,
 		Timeout: req.Timeout,
 		Profile: req.Profile,
-		Prepare: req.Prepare,
 		Inputs:  inputs,
 		Outputs: []string{req.Dirs.Source, req.Dirs.Install, req.Dirs.Package, req.Dirs.Tmp},
 	})

@@ -15,6 +15,7 @@ package executor
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/autobuild/autobuild/engine/workspace"
@@ -45,8 +46,6 @@ type Step struct {
 	// Outputs are the module's folders the step writes. What they hold
 	// when it ends is its result.
 	Outputs []string
-	// Prepare runs inside the step's confinement before Args.
-	Prepare *sandbox.Prepare
 }
 
 // Executor runs module steps and keeps their folders.
@@ -72,6 +71,11 @@ type Executor interface {
 	// the error is for a step that could not start, and wraps
 	// sandbox.ErrUnsupported when its confinement could not be applied.
 	Run(ctx context.Context, step *Step) (sandbox.Result, error)
+	// Reap kills whatever steps of the workspace an earlier engine left
+	// running (it was killed before it could), with all their processes.
+	// The engine calls it under the run lock, before it touches a module
+	// folder; it fails when it could not kill them.
+	Reap(ctx context.Context) error
 }
 
 // Workspace is the build root's folders as an executor keeps them.
@@ -83,6 +87,11 @@ type Workspace interface {
 	// PrepareDir creates one of a module's folders (emptied first when
 	// wipe), owned and labelled so that only that module's steps use it.
 	PrepareDir(dir string, id sandbox.ID, wipe bool) error
+	// SealInstall makes a module's finished install root read-only for
+	// every step (sandbox.SealInstallRoot). It runs after the module's
+	// build succeeded or its install root was restored, before any
+	// dependent starts.
+	SealInstall(dir string) error
 	// IsDir reports whether a folder exists; the answer may be memoized
 	// until PrepareDir wipes it.
 	IsDir(path string) bool
@@ -98,11 +107,16 @@ type Local struct {
 	// modes.
 	Bin string
 	WS  *workspace.Local
+	// Scope tracks the steps of the build root (their cgroups, or records
+	// in the state folder), so that Reap finds those of a dead engine.
+	Scope *sandbox.Scope
 }
 
 // NewLocal returns the executor of this host for a build root.
 func NewLocal(runner sandbox.Runner, host sandbox.Host, bin, buildRoot string) *Local {
-	return &Local{Runner: runner, Host: host, Bin: bin, WS: workspace.NewLocal(buildRoot, host.Root)}
+	ws := workspace.NewLocal(buildRoot, host.Root)
+	return &Local{Runner: runner, Host: host, Bin: bin, WS: ws,
+		Scope: sandbox.NewScope(buildRoot, filepath.Join(ws.StateDir(), "steps"))}
 }
 
 // Check implements Executor.
@@ -129,9 +143,22 @@ func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
 	p.Write = append(append([]string{}, p.Write...), s.Outputs...)
 	return l.Runner.Run(ctx, &sandbox.Step{
 		Args: s.Args, Dir: s.Dir, Env: s.Env, Stdout: s.Stdout, Stderr: s.Stderr,
-		Timeout: s.Timeout, Profile: p, Prepare: s.Prepare,
+		Timeout: s.Timeout, Profile: p,
+		Name: s.Module + "-" + l.kind(s), Scope: l.Scope,
 	})
 }
+
+// kind names a step for its tracking: the checkout step is the one that
+// runs this very binary (in its checkout mode).
+func (l *Local) kind(s *Step) string {
+	if len(s.Args) > 0 && s.Args[0] == l.Bin {
+		return "checkout"
+	}
+	return "build"
+}
+
+// Reap implements Executor.
+func (l *Local) Reap(ctx context.Context) error { return l.Scope.Reap(ctx) }
 
 type localWS struct{ *workspace.Local }
 

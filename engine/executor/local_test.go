@@ -20,3 +20,13 @@ func TestLocalConformance(t *testing.T) {
 		return executor.NewLocal(&sandbox.Exec{Self: helper, Host: sandbox.ProbeHost()}, sandbox.ProbeHost(), helper, root)
 	})
 }
+
+// Where the host has no cgroup v2 for the steps, they are tracked by
+// records in the state folder: the suite holds all the same.
+func TestLocalConformanceWithoutCgroup(t *testing.T) {
+	h := sandbox.ProbeHost()
+	h.NoCgroup = true
+	executortest.Run(t, func(t *testing.T, root string) executor.Executor {
+		return executor.NewLocal(&sandbox.Exec{Self: helper, Host: h}, h, helper, root)
+	})
+}

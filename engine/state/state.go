@@ -69,7 +69,7 @@ func (s *Modules) Save() error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(s.dir, "modules.json"), b, 0o644)
+	return renameio.WriteFile(filepath.Join(s.dir, "modules.json"), b, 0o644, renameio.WithTempDir(s.dir))
 }
 
 // NextCounter increments and returns the run counter.
@@ -80,7 +80,7 @@ func NextCounter(dir string) (int, error) {
 		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	n++
-	return n, renameio.WriteFile(p, []byte(strconv.Itoa(n)+"\n"), 0o644)
+	return n, renameio.WriteFile(p, []byte(strconv.Itoa(n)+"\n"), 0o644, renameio.WithTempDir(filepath.Dir(p)))
 }
 
 // History reads the run history, newest first.
@@ -115,5 +115,5 @@ func AppendHistory(stateDir string, s report.Summary) ([]report.Summary, error) 
 	if err != nil {
 		return nil, err
 	}
-	return h, renameio.WriteFile(filepath.Join(stateDir, "history.json"), b, 0o644)
+	return h, renameio.WriteFile(filepath.Join(stateDir, "history.json"), b, 0o644, renameio.WithTempDir(stateDir))
 }

@@ -12,6 +12,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -99,18 +100,16 @@ func (ls Levels) Rules(name string) string {
 		lv.Confined, lv.Network, lv.SELinuxType, lv.ReadAllInstallRoots, lv.Read, lv.Write, lv.Limits)
 }
 
-// StepMCS is the MCS level a module's step runs at: its own categories
-// and those of the modules whose install roots it reads (every category at
-// a level that reads all install roots).
+// StepMCS is the MCS level a module's step runs at: its own pair of
+// categories, and nothing more, at every level. Categories give write
+// access to the folders that carry them, so a step never gets another
+// module's: it reads its dependencies' install roots (every module's, at
+// a level that reads all of them) because the engine seals each finished
+// install root to a read-only type at plain s0 (sandbox.SealInstallRoot),
+// which every build domain may read, and none write, by type alone.
+// lv and deps no longer change the answer; they stay for the callers.
 func StepMCS(lv sandbox.Level, ids map[string]sandbox.ID, module string, deps []string) string {
-	if lv.ReadAllInstallRoots {
-		return sandbox.AllCategories
-	}
-	all := []sandbox.ID{ids[module]}
-	for _, d := range deps {
-		all = append(all, ids[d])
-	}
-	return sandbox.MCSWith(all...)
+	return ids[module].MCS()
 }
 
 // Policy is the confinement of one configuration's steps: its levels, each
@@ -126,15 +125,23 @@ type Policy struct {
 	// InstallRoot is the folder holding every module's install root (read
 	// by levels that read all of them).
 	InstallRoot string
+	// Hide are the engine's own places (its build root, its
+	// configuration) that no confined step's view shows, even where they
+	// lie under a system folder the view binds (/etc, /opt): a step sees
+	// of them only the folders its profile names.
+	Hide []string
 	// Label makes the SELinux exec context of a level's type at an MCS
-	// level, or "" when SELinux is off (sandbox.ExecLabel).
+	// level, or "" when SELinux is off or the level has no type
+	// (sandbox.NewLabeler, resolved once by NewPolicy: it cannot fail).
 	Label func(typ, mcs string) string
 }
 
 // NewPolicy resolves cfg's confinement. installRoot is the workspace's
 // folder of install roots; reserved are the uids the executor's machine
-// gives to someone, which no module gets. The error, a *config.Error, says
-// the configured uid range has too few free uids here.
+// gives to someone, which no module gets. The error is a *config.Error
+// when the configured uid range has too few free uids here, and wraps
+// ErrUnenforceable (and sandbox.ErrUnsupported) when this SELinux host's
+// step contexts cannot be made: steps are never started without them.
 func NewPolicy(cfg *config.Config, separateUIDs bool, installRoot string, reserved []sandbox.IDRange) (*Policy, error) {
 	names := make([]string, len(cfg.Modules))
 	for i, m := range cfg.Modules {
@@ -145,10 +152,15 @@ func NewPolicy(cfg *config.Config, separateUIDs bool, installRoot string, reserv
 	if err != nil {
 		return nil, &config.Error{File: cfg.File, Key: "build_uids", Msg: fmt.Sprintf("%v (this host's accounts and subordinate ranges take the rest; choose another range)", err), Err: err}
 	}
+	label, err := sandbox.NewLabeler()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnenforceable, err)
+	}
 	return &Policy{
 		Levels: NewLevels(cfg.Levels), IDs: ids,
 		SeparateUIDs: separateUIDs, AllowWeaker: cfg.AllowWeakerConfinement,
-		InstallRoot: installRoot, Label: sandbox.ExecLabel,
+		InstallRoot: installRoot, Label: label,
+		Hide: []string{cfg.BuildRoot, cfg.File},
 	}, nil
 }
 
@@ -190,6 +202,9 @@ func (p *Policy) Profile(level, module string, deps, depRoots []string) sandbox.
 	}
 	pr.Read = append(pr.Read, lv.Read...)
 	pr.Write = append(pr.Write, lv.Write...)
+	if lv.Confined {
+		pr.Hide = append(pr.Hide, p.Hide...)
+	}
 	return pr
 }
 
@@ -230,7 +245,13 @@ func (p *Policy) Preflight(cfg *config.Config, c Checker) error {
 	var problems []string
 	for _, level := range Used(cfg) {
 		if _, missing := c.Check(p.Profile(level, "", nil, nil)); len(missing) > 0 {
-			problems = append(problems, fmt.Sprintf("trust level %q needs %s", level, strings.Join(missing, ", ")))
+			problem := fmt.Sprintf("trust level %q needs %s", level, strings.Join(missing, ", "))
+			if slices.Contains(missing, "selinux") {
+				// The level's context: SELinux is not enforcing here, or
+				// the loaded policy does not know the level's type.
+				problem += " (SELinux must be enforcing and the autobuild policy module loaded)"
+			}
+			problems = append(problems, problem)
 		}
 	}
 	if len(problems) > 0 {
@@ -244,8 +265,8 @@ func (p *Policy) Preflight(cfg *config.Config, c Checker) error {
 type Module struct {
 	Level sandbox.Level
 	ID    sandbox.ID
-	// StepMCS is the level its build runs at: its categories plus its
-	// dependencies'.
+	// StepMCS is the level its steps run at: its own categories (see
+	// StepMCS).
 	StepMCS string
 }
 

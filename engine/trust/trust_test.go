@@ -72,8 +72,14 @@ func TestProfiles(t *testing.T) {
 	if app.UID != id.UID || app.GID != id.UID || !app.Confined || app.Network != sandbox.NetOutgoing {
 		t.Errorf("app profile %+v", app)
 	}
-	if want := sandbox.MCSWith(id, p.IDs["lib"]); labels["autobuild_build_isolated_t"] != want {
-		t.Errorf("app runs at %q, want its and lib's categories %q", labels["autobuild_build_isolated_t"], want)
+	// Its own pair only: a dependency's categories would give it write
+	// access to the dependency's folders. It reads lib's install root by
+	// type, once the engine has sealed it (sandbox.SealInstallRoot).
+	if want := id.MCS(); labels["autobuild_build_isolated_t"] != want {
+		t.Errorf("app runs at %q, want its own categories %q", labels["autobuild_build_isolated_t"], want)
+	}
+	if app.SELinuxLabel != "u:r:autobuild_build_isolated_t:"+id.MCS() {
+		t.Errorf("app's label %q", app.SELinuxLabel)
 	}
 	if strings.Join(app.Read, " ") != "/b/install-root/lib /srv/mirror" {
 		t.Errorf("app reads %v", app.Read)
@@ -81,8 +87,12 @@ func TestProfiles(t *testing.T) {
 	if all := p.Profile("trusted", "all", nil, nil); strings.Join(all.Read, " ") != "/b/install-root" {
 		t.Errorf("trusted reads %v, want every install root", all.Read)
 	}
-	if labels["autobuild_build_trusted_t"] != sandbox.AllCategories {
-		t.Errorf("trusted runs at %q", labels["autobuild_build_trusted_t"])
+	if want := p.IDs["all"].MCS(); labels["autobuild_build_trusted_t"] != want {
+		t.Errorf("trusted runs at %q, want its own categories %q (never every category)", labels["autobuild_build_trusted_t"], want)
+	}
+	scm := p.Profile(sandbox.SCMLevel, "app", nil, nil)
+	if labels["autobuild_scm_t"] != id.MCS() || scm.SELinuxLabel == "" {
+		t.Errorf("app's checkout runs at %q, want %q", labels["autobuild_scm_t"], id.MCS())
 	}
 	if raw := p.Profile("unconfined", "raw", nil, nil); raw.UID != -1 || raw.Confined || raw.SELinuxLabel != "" {
 		t.Errorf("unconfined profile %+v", raw)
@@ -91,13 +101,13 @@ func TestProfiles(t *testing.T) {
 	if lib := p.Profile("isolated", "lib", nil, nil); lib.UID != -1 {
 		t.Errorf("without separate uids, lib runs as %d", lib.UID)
 	}
-	if m := p.Module("app", "proxy", []string{"lib"}); m.ID != id || m.StepMCS != sandbox.MCSWith(id, p.IDs["lib"]) || m.Level.Name != "proxy" {
+	if m := p.Module("app", "proxy", []string{"lib"}); m.ID != id || m.StepMCS != id.MCS() || m.Level.Name != "proxy" {
 		t.Errorf("Module = %+v", m)
 	}
 }
 
 func TestPreflight(t *testing.T) {
-	full := sandbox.Host{LandlockABI: 7, NetNS: true, PidNS: true}
+	full := sandbox.Host{LandlockABI: 7, NetNS: true, PidNS: true, MountNS: true}
 	tests := []struct {
 		name  string
 		host  sandbox.Host
@@ -105,8 +115,8 @@ func TestPreflight(t *testing.T) {
 		fails string
 	}{
 		{"everything here", full, false, ""},
-		{"no Landlock", sandbox.Host{NetNS: true, PidNS: true}, false, `trust level "scm" needs landlock-fs`},
-		{"no network namespace", sandbox.Host{LandlockABI: 7, PidNS: true}, false, `trust level "isolated" needs network-namespace`},
+		{"no Landlock", sandbox.Host{NetNS: true, PidNS: true, MountNS: true}, false, `trust level "scm" needs landlock-fs`},
+		{"no network namespace", sandbox.Host{LandlockABI: 7, PidNS: true, MountNS: true}, false, `trust level "isolated" needs network-namespace`},
 		{"no Landlock, weaker allowed", sandbox.Host{}, true, ""},
 	}
 	for _, tt := range tests {
@@ -161,5 +171,43 @@ func TestUIDsAvoidTheHost(t *testing.T) {
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Key != "build_uids" || !errors.Is(err, sandbox.ErrNoIDs) {
 		t.Errorf("4 modules, 2 free uids: %v", err)
+	}
+}
+
+// Every step of a module runs at the module's own pair of categories,
+// whatever its level and dependencies.
+func TestStepMCSIsTheModulesOwn(t *testing.T) {
+	cfg := testConfig()
+	p := mustPolicy(t, cfg, true)
+	for _, level := range []string{"isolated", "network", "trusted", "proxy", sandbox.SCMLevel} {
+		lv := p.Levels.Level(level)
+		for _, deps := range [][]string{nil, {"lib"}, {"lib", "all", "raw"}} {
+			if got, want := StepMCS(lv, p.IDs, "app", deps), p.IDs["app"].MCS(); got != want {
+				t.Errorf("%s with deps %v: %s, want %s", level, deps, got, want)
+			}
+		}
+	}
+}
+
+// Where SELinux is off, NewPolicy's labels are all "" and no level needs
+// SELinux; the preflight names SELinux's requirement when it is missing.
+func TestPolicyLabelsAndSELinuxPreflight(t *testing.T) {
+	cfg := testConfig()
+	p := mustPolicy(t, cfg, true)
+	if sandbox.SELinuxMode() == "disabled" {
+		if l := p.Profile("isolated", "lib", nil, nil).SELinuxLabel; l != "" {
+			t.Errorf("label %q without SELinux", l)
+		}
+	}
+	p.Label = func(typ, mcs string) string {
+		if typ == "" {
+			return ""
+		}
+		return "u:r:" + typ + ":" + mcs
+	}
+	host := sandbox.Host{LandlockABI: 7, NetNS: true, PidNS: true, MountNS: true, SELinux: false}
+	err := p.Preflight(cfg, host)
+	if !errors.Is(err, ErrUnenforceable) || !strings.Contains(err.Error(), "needs selinux (SELinux must be enforcing") {
+		t.Errorf("labels but no enforcing SELinux: err = %v", err)
 	}
 }

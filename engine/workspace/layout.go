@@ -10,7 +10,10 @@ import (
 
 // Layout names the folders of a build root.
 //
-//	source-root/<module>   checkouts
+//	source-root/<module>   checkouts' work trees, handed to builds
+//	scm-root/<module>      their SCM metadata (git dir, config, index):
+//	                       written only by the checkout step, never
+//	                       given to a build
 //	install-root/<module>  virtual install roots (make install DESTDIR=…)
 //	package-root/<module>  packages and artifacts a build leaves
 //	tmp/<module>           a build's private HOME and TMPDIR
@@ -22,6 +25,11 @@ type Layout struct{ Root string }
 
 // SourceDir is module m's checkout.
 func (l Layout) SourceDir(m string) string { return filepath.Join(l.Root, "source-root", m) }
+
+// ScmDir is the SCM metadata of module m's checkout (for git, its git
+// dir). Only the module's checkout step may write it: no build step is
+// given it, so nothing a build writes is read by the next checkout.
+func (l Layout) ScmDir(m string) string { return filepath.Join(l.Root, "scm-root", m) }
 
 // InstallDir is module m's virtual install root.
 func (l Layout) InstallDir(m string) string { return filepath.Join(l.Root, "install-root", m) }
@@ -38,10 +46,11 @@ func (l Layout) TmpDir(m string) string { return filepath.Join(l.Root, "tmp", m)
 // ArchiveDir holds the build archive.
 func (l Layout) ArchiveDir() string { return filepath.Join(l.Root, "build-archive") }
 
+// LogRoot holds the logs of every run.
+func (l Layout) LogRoot() string { return filepath.Join(l.Root, "log-root") }
+
 // LogDir holds the logs of run number run.
-func (l Layout) LogDir(run int) string {
-	return filepath.Join(l.Root, "log-root", strconv.Itoa(run))
-}
+func (l Layout) LogDir(run int) string { return filepath.Join(l.LogRoot(), strconv.Itoa(run)) }
 
 // SitesDir holds the published sites.
 func (l Layout) SitesDir() string { return filepath.Join(l.Root, "sites") }
@@ -55,7 +64,7 @@ func (l Layout) LockFile() string { return filepath.Join(l.StateDir(), "lock") }
 // Tops are the folders created at the start of every run.
 func (l Layout) Tops() []string {
 	var out []string
-	for _, d := range []string{"source-root", "install-root", "package-root", "tmp", "build-archive", "log-root", "sites", "state"} {
+	for _, d := range []string{"source-root", "scm-root", "install-root", "package-root", "tmp", "build-archive", "log-root", "sites", "state"} {
 		out = append(out, filepath.Join(l.Root, d))
 	}
 	return out
@@ -67,6 +76,8 @@ func topFileType(dir string) string {
 	switch filepath.Base(dir) {
 	case "source-root":
 		return "autobuild_source_t"
+	case "scm-root":
+		return "autobuild_scm_meta_t"
 	case "install-root":
 		return "autobuild_install_t"
 	case "package-root":

@@ -37,11 +37,19 @@ func (w *Local) Init() error {
 	if err := os.MkdirAll(w.Root, 0o755); err != nil {
 		return err
 	}
+	// The build root itself carries the engine's type too: one first made
+	// by an engine in one SELinux domain (a plain run from root's shell)
+	// is then usable by one in another (autobuild_t, from cron or
+	// systemd), which may use only its own types. (What the engine makes
+	// in it, such as the site's symlink, inherits the type.)
+	if err := sandbox.LabelDir(w.Root, "autobuild_var_lib_t"); err != nil {
+		return fmt.Errorf("label %s: %w", w.Root, err)
+	}
 	for _, d := range w.Tops() {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-		if err := sandbox.LabelDir(d, topFileType(d)); err != nil {
+		if err := sandbox.LabelDir(d, topLabel(d)); err != nil {
 			return fmt.Errorf("label %s: %w", d, err)
 		}
 	}
@@ -116,22 +124,42 @@ func traversable(p string) error {
 	}
 }
 
+// SealInstall makes a module's finished install root read-only for every
+// step (sandbox.SealInstallRoot): once its build succeeded or it was
+// restored from the archive, before a dependent starts.
+func (w *Local) SealInstall(dir string) error { return sandbox.SealInstallRoot(dir) }
+
+// topLabel is the SELinux type of a top folder itself: the build root's
+// own for the tops of module folders (steps pass through them; only the
+// engine creates entries there), its kind's for the others.
+func topLabel(dir string) string {
+	switch filepath.Base(dir) {
+	case "source-root", "scm-root", "install-root", "package-root", "tmp":
+		return "autobuild_var_lib_t"
+	}
+	return topFileType(dir)
+}
+
 // fileType is the SELinux file type of a module folder: its top folder's.
 func fileType(dir string) string { return topFileType(filepath.Dir(dir)) }
 
-// chownTree gives dir to uid:gid; the tree below too when dir belonged to
-// someone else (a first checkout, or a module whose uid changed).
+// chownTree gives dir and everything below it to uid:gid, changing only
+// what belongs to someone else: a first checkout, a module whose uid
+// changed, or what an unconfined build (which runs as the engine does)
+// left in its source folder, which the checkout step, running as the
+// module's uid, must be able to reset and remove. Symlinks are not
+// followed.
 func chownTree(dir string, uid, gid int) error {
-	info, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == gid {
-		return nil
-	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == gid {
+			return nil
 		}
 		return os.Lchown(p, uid, gid)
 	})

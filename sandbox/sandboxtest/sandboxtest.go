@@ -360,8 +360,11 @@ func testTimeout(t *testing.T, r sandbox.Runner) {
 			daemon, daemonTok = sleeper(t)
 			script = fmt.Sprintf("setsid %s >/dev/null 2>&1 < /dev/null & %s", daemon, script)
 		}
+		// Long enough for a confined start on a loaded machine to print
+		// "started"; the script itself never ends before it.
+		const timeout = 2 * time.Second
 		start := time.Now()
-		o := run(context.Background(), r, sandbox.Step{Args: sh(script), Dir: w, Env: env(), Timeout: 400 * time.Millisecond, Profile: prof})
+		o := run(context.Background(), r, sandbox.Step{Args: sh(script), Dir: w, Env: env(), Timeout: timeout, Profile: prof})
 		took := time.Since(start)
 		if o.err != nil {
 			t.Fatalf("Run: %v", o.err)
@@ -375,8 +378,8 @@ func testTimeout(t *testing.T, r sandbox.Runner) {
 		if o.stdout != "started\n" {
 			t.Errorf("stdout = %q, want the output before the kill and nothing after", o.stdout)
 		}
-		if took > 3*time.Second {
-			t.Errorf("Run took %v for a 400ms timeout", took)
+		if took > timeout+5*time.Second {
+			t.Errorf("Run took %v for a %v timeout", took, timeout)
 		}
 		for what, tok := range map[string]string{"step's child": childTok, "background grandchild": grandTok, "setsid daemon": daemonTok} {
 			if tok == "" {
@@ -448,16 +451,44 @@ func testOutputHolder(t *testing.T, r sandbox.Runner) {
 // step's Write and Read paths that plain file modes do not protect.
 type attackEnv struct {
 	write   string // the step's Write folder
+	read    string // the step's Read folder: world-writable, holding a world-writable file
 	outside string // a world-writable folder outside Write
 	secret  string // a world-readable file outside Read
 	port    int    // a TCP listener on 127.0.0.1
 	conns   *atomic.Int32
 	victim  int // a process of the step's own uid, outside the step
+	// token is unique to this attack run: names of the test's own files
+	// and processes carry it.
+	token string
+	// confined: the run is confined (for checks of what its file system
+	// view must allow).
+	confined bool
+	// Set by an attack's setup: the argv[0] of a process the test started,
+	// a world-writable named Unix socket the test listens on (and its
+	// accept count), host paths the step must not see.
+	marker  string
+	sock    string
+	accepts *atomic.Int32
+	paths   []string
 }
 
 func newAttackEnv(t *testing.T) *attackEnv {
 	t.Helper()
-	a := &attackEnv{write: writeDir(t), conns: new(atomic.Int32)}
+	a := &attackEnv{write: writeDir(t), conns: new(atomic.Int32), token: uniqueToken()}
+	a.read = filepath.Join(testutil.Dir(t), "read")
+	if err := os.Mkdir(a.read, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a.read, "file"), []byte("READABLE\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Past the umask: file modes alone would let the step write both.
+	if err := os.Chmod(a.read, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(a.read, "file"), 0o666); err != nil {
+		t.Fatal(err)
+	}
 	a.outside = filepath.Join(testutil.Dir(t), "outside")
 	if err := os.Mkdir(a.outside, 0o777); err != nil {
 		t.Fatal(err)
@@ -504,10 +535,16 @@ func newAttackEnv(t *testing.T) *attackEnv {
 // attack is one thing a hostile build tries, with a check of its real
 // effect: did it work?
 type attack struct {
-	name   string
+	name string
+	// setup, when set, prepares what this attack needs beyond
+	// newAttackEnv's (it may skip the attack where the host lacks it).
+	setup  func(t *testing.T, a *attackEnv)
 	script func(a *attackEnv) string
 	// worked inspects the side effects (and the step's output).
 	worked func(t *testing.T, a *attackEnv, o output) bool
+	// proof, when set, is what the control run must show instead of
+	// worked: the real side effect, where worked also counts a mere sign.
+	proof func(t *testing.T, a *attackEnv, o output) bool
 	// allowed: the isolated level must allow it too (a sanity check that
 	// confinement is not "deny everything").
 	allowed bool
@@ -572,6 +609,260 @@ var attacks = []attack{
 			info, err := os.Stat(filepath.Join(a.write, bigFile))
 			return err == nil && info.Size() > sandbox.Builtin()["isolated"].Limits.FileSize
 		}},
+	// What only the step's own file system view keeps from it.
+	{name: "list the host's processes",
+		setup: func(t *testing.T, a *attackEnv) { a.marker = markerProcess(t, a.token) },
+		script: func(a *attackEnv) string {
+			// Only what the check needs is printed: other processes'
+			// command lines are theirs. (The pattern does not match the
+			// step's own command line, which holds it.)
+			pattern := strings.Replace(a.marker, "marker", "marke[r]", 1)
+			return fmt.Sprintf(`n=0; for f in /proc/[0-9]*/cmdline; do n=$((n+1)); tr '\0' ' ' < "$f" | grep -q -- '%s' && echo seen-marker; done
+echo "processes $n"; echo "init $(tr '\0' ' ' < /proc/1/cmdline | cut -d' ' -f1-2)"`, pattern)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			// Only the step's own, when confined: its first process (pid
+			// 1) is the step's shell, and there are a handful at most.
+			var n int
+			fmt.Sscanf(o.stdout[strings.Index(o.stdout, "processes ")+len("processes "):], "%d", &n)
+			if a.confined && (!strings.Contains(o.stdout, "init /bin/sh -c") || n > 5) {
+				t.Errorf("the step's /proc lists more than the step's own processes: %v", o)
+			}
+			return strings.Contains(o.stdout, "seen-marker")
+		}},
+	{name: "connect to a named Unix socket in a host folder",
+		setup: func(t *testing.T, a *attackEnv) {
+			dir := filepath.Join(testutil.Dir(t), "sockets")
+			a.sock, a.accepts = unixListener(t, dir)
+		},
+		script: func(a *attackEnv) string { return unixConnect(a.sock) },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) },
+		proof:  func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) && a.accepts.Load() > 0 }},
+	{name: "connect to a named Unix socket under /run",
+		setup: func(t *testing.T, a *attackEnv) {
+			if st, err := os.Stat("/run"); err != nil || !st.IsDir() {
+				testutil.Skip(t, "this host has no /run")
+			}
+			a.sock, a.accepts = unixListener(t, "/run/autobuild-test-"+a.token)
+		},
+		script: func(a *attackEnv) string { return unixConnect(a.sock) },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) },
+		proof:  func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) && a.accepts.Load() > 0 }},
+	{name: "read a file beside the Write folder by exact path",
+		setup: func(t *testing.T, a *attackEnv) {
+			f := filepath.Join(filepath.Dir(a.write), "sibling")
+			if err := os.WriteFile(f, []byte("SIBLING-SECRET\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		script: func(a *attackEnv) string { return "cat " + filepath.Join(filepath.Dir(a.write), "sibling") },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "SIBLING-SECRET") }},
+	{name: "see the host's other folders",
+		setup: func(t *testing.T, a *attackEnv) {
+			for _, d := range []string{"/home", "/root", "/run", "/var", "/srv", "/mnt", "/media", filepath.Dir(a.secret), filepath.Dir(a.outside)} {
+				if _, err := os.Stat(d); err == nil {
+					a.paths = append(a.paths, d)
+				}
+			}
+		},
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("for d in %s; do test -e \"$d\" && echo \"present $d\"; done; true", strings.Join(a.paths, " "))
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "present") }},
+	{name: "read the Read folder", allowed: true,
+		script: func(a *attackEnv) string { return "cat " + filepath.Join(a.read, "file") },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "READABLE") }},
+	{name: "write into the Read folder",
+		script: func(a *attackEnv) string {
+			// The mount's options show the view's read-only bind: a second
+			// layer under Landlock's rule.
+			return fmt.Sprintf(`echo pwned > %[1]s/file; touch %[1]s/new; awk -v d=%[1]s '$5 == d { print "mount:" $6 }' /proc/self/mountinfo`, a.read)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			if a.confined && !strings.Contains(o.stdout, "mount:ro,") {
+				t.Errorf("the Read folder is not a read-only mount in the step's view: %v", o)
+			}
+			b, _ := os.ReadFile(filepath.Join(a.read, "file"))
+			_, err := os.Stat(filepath.Join(a.read, "new"))
+			return string(b) != "READABLE\n" || err == nil
+		}},
+	{name: "see a file in the host's /tmp",
+		setup: func(t *testing.T, a *attackEnv) {
+			f := "/tmp/autobuild-hostfile-" + a.token
+			if err := os.WriteFile(f, []byte("HOST-TMP\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Remove(f) })
+		},
+		script: func(a *attackEnv) string { return "cat /tmp/autobuild-hostfile-" + a.token },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "HOST-TMP") }},
+	{name: "leave a file in the host's /tmp",
+		setup: func(t *testing.T, a *attackEnv) {
+			t.Cleanup(func() { os.Remove("/tmp/autobuild-stepfile-" + a.token) })
+		},
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("echo from-step > /tmp/autobuild-stepfile-%[1]s && cat /tmp/autobuild-stepfile-%[1]s && echo wrote", a.token)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			if a.confined && !strings.Contains(o.stdout, "from-step\nwrote") {
+				t.Errorf("the step's private /tmp is not writable: %v", o)
+			}
+			_, err := os.Stat("/tmp/autobuild-stepfile-" + a.token)
+			return err == nil
+		}},
+	{name: "leave a file in the host's /dev/shm",
+		setup: func(t *testing.T, a *attackEnv) {
+			if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
+				testutil.Skip(t, "this host has no /dev/shm")
+			}
+			t.Cleanup(func() { os.Remove("/dev/shm/autobuild-test-" + a.token) })
+		},
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("echo from-step > /dev/shm/autobuild-test-%[1]s && cat /dev/shm/autobuild-test-%[1]s && echo wrote", a.token)
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			if a.confined && !strings.Contains(o.stdout, "from-step\nwrote") {
+				t.Errorf("the step's private /dev/shm is not writable: %v", o)
+			}
+			_, err := os.Stat("/dev/shm/autobuild-test-" + a.token)
+			return err == nil
+		}},
+	{name: "see the host's devices",
+		setup: func(t *testing.T, a *attackEnv) {
+			a.paths = hostDevices()
+			if len(a.paths) == 0 {
+				testutil.Skip(t, "this host's /dev has no disk, /dev/mem, /dev/kmsg or console to look for")
+			}
+		},
+		script: func(a *attackEnv) string {
+			return fmt.Sprintf("for d in %s; do test -e \"$d\" && echo \"present $d\"; done; true", strings.Join(a.paths, " "))
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return strings.Contains(o.stdout, "present") }},
+	{name: "use /dev/null, /dev/zero and /dev/urandom", allowed: true,
+		script: func(*attackEnv) string {
+			return "echo x > /dev/null && head -c 16 /dev/urandom | wc -c && head -c 4 /dev/zero | wc -c"
+		},
+		worked: func(t *testing.T, a *attackEnv, o output) bool {
+			return o.res.ExitCode == 0 && strings.Join(strings.Fields(o.stdout), " ") == "16 4"
+		}},
+}
+
+// uniqueToken names what one attack run creates on the host: nothing
+// else on the machine carries it.
+func uniqueToken() string {
+	return fmt.Sprintf("%d-%d-%d", os.Getpid(), time.Now().UnixNano(), tokenSeq.Add(1))
+}
+
+// markerProcess starts a sleep whose argv[0] is a marker only this test
+// knows, and returns the marker.
+func markerProcess(t *testing.T, token string) string {
+	t.Helper()
+	path, err := exec.LookPath("sleep")
+	if err != nil {
+		testutil.Skip(t, "no sleep command")
+	}
+	marker := "autobuild-marker-" + token
+	cmd := &exec.Cmd{Path: path, Args: []string{marker, "60"}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return marker
+}
+
+// unixListener listens on a named Unix socket in a fresh folder dir (which
+// it creates and removes), both world-writable, so that file modes would
+// let any uid connect. It counts the connections.
+func unixListener(t *testing.T, dir string) (string, *atomic.Int32) {
+	t.Helper()
+	if unixClient() == "" {
+		testutil.Skip(t, "neither python3 nor perl to connect to a Unix socket with")
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	if err := os.Chmod(path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	accepts := new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			// Read to the client's end before closing: a close first
+			// would fail its write.
+			go func() {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	return path, accepts
+}
+
+// unixClient is the interpreter the step connects with: "" when the host
+// has neither.
+func unixClient() string {
+	for _, c := range []string{"/usr/bin/python3", "/usr/bin/perl"} {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return ""
+}
+
+// unixConnect is a script that says whether sock exists, then connects to
+// it and says so.
+func unixConnect(sock string) string {
+	connect := `/usr/bin/perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; print $s "hi\n"; print "connected\n"'`
+	if unixClient() == "/usr/bin/python3" {
+		connect = `/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"hi\n"); print("connected")'`
+	}
+	return fmt.Sprintf("test -e %[1]s && echo exists; %[2]s %[1]s", sock, connect)
+}
+
+// unixWorked: the socket was there, or reached (the listener may accept a
+// moment after the step exits).
+func unixWorked(a *attackEnv, o output) bool {
+	for i := 0; i < 50 && a.accepts.Load() == 0 && strings.Contains(o.stdout, "connected"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return a.accepts.Load() > 0 || strings.Contains(o.stdout, "connected") || strings.Contains(o.stdout, "exists")
+}
+
+// hostDevices lists device nodes of the host's /dev a build has no use
+// for: disks (block devices), memory, the kernel log, the console.
+func hostDevices() []string {
+	var out []string
+	ents, _ := os.ReadDir("/dev")
+	for _, e := range ents {
+		p := filepath.Join("/dev", e.Name())
+		info, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		block := info.Mode()&os.ModeDevice != 0 && info.Mode()&os.ModeCharDevice == 0
+		switch {
+		case block, e.Name() == "mem", e.Name() == "kmem", e.Name() == "port", e.Name() == "kmsg", e.Name() == "console":
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func testConfinement(t *testing.T, r sandbox.Runner) {
@@ -586,14 +877,23 @@ func testConfinement(t *testing.T, r sandbox.Runner) {
 				prof := p.make(a.write)
 				if prof.Confined {
 					requireHost(t, prof)
+					prof.Read = append(prof.Read, a.read)
+				}
+				a.confined = prof.Confined
+				if at.setup != nil {
+					at.setup(t, a)
 				}
 				o := run(context.Background(), r, sandbox.Step{Args: sh(at.script(a)), Dir: a.write, Env: env("HOME="+a.write, "TMPDIR="+a.write), Timeout: 20 * time.Second, Profile: prof})
 				if o.err != nil {
 					t.Fatalf("Run: %v", o.err)
 				}
 				worked := at.worked(t, a, o)
+				proved := worked
+				if at.proof != nil && !prof.Confined {
+					proved = at.proof(t, a, o)
+				}
 				switch {
-				case !prof.Confined && !worked:
+				case !prof.Confined && !proved:
 					t.Errorf("control run (unconfined): the attack did not work, so the check proves nothing: %v", o)
 				case prof.Confined && at.allowed && !worked:
 					t.Errorf("the %s level denied something it must allow: %v", prof.Level, o)
@@ -656,26 +956,108 @@ func testConfinement(t *testing.T, r sandbox.Runner) {
 		w := writeDir(t)
 		prof := isolated(w)
 		requireHost(t, prof)
-		depth := func(status string) int {
-			for _, line := range strings.Split(status, "\n") {
-				if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
-					return len(strings.Fields(f))
-				}
-			}
-			return 0
-		}
-		self, err := os.ReadFile("/proc/self/status")
+		// The namespace's identity: the step's /proc is its own, so the
+		// depth of NSpid says nothing there.
+		mine, err := os.Readlink("/proc/self/ns/pid")
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := run(context.Background(), r, sandbox.Step{Args: []string{"/bin/cat", "/proc/self/status"}, Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		o := run(context.Background(), r, sandbox.Step{Args: []string{"/usr/bin/readlink", "/proc/self/ns/pid"}, Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
 		if o.err != nil || o.res.ExitCode != 0 {
-			t.Fatalf("cat /proc/self/status: %v", o)
+			t.Fatalf("readlink /proc/self/ns/pid: %v", o)
 		}
-		if d, mine := depth(o.stdout), depth(string(self)); d <= mine {
-			t.Errorf("the step's PID namespace depth is %d, the test's %d: not a namespace of its own", d, mine)
+		if got := strings.TrimSpace(o.stdout); got == mine || !strings.HasPrefix(got, "pid:[") {
+			t.Errorf("the step's PID namespace is %q, the test's %s: not a namespace of its own", got, mine)
 		}
 	})
+	t.Run("Write path through a symlink", func(t *testing.T) { testSymlinkedWrite(t, r) })
+	t.Run("Hide", func(t *testing.T) { testHide(t, r) })
+}
+
+// testHide: Profile.Hide takes a folder and a file out of a folder the
+// step reads (as the engine's build root and configuration under /etc),
+// while the step's Write folder inside the hidden one is still there.
+func testHide(t *testing.T, r sandbox.Runner) {
+	forEachProfile(t, func(t *testing.T, _ string, prof sandbox.Profile) {
+		base := testutil.Dir(t) // read by the step
+		root := filepath.Join(base, "build")
+		w := filepath.Join(root, "w")
+		for _, d := range []string{filepath.Join(root, "state"), w} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if uid, gid := buildIDs(); uid >= 0 && prof.Confined {
+			if err := os.Chown(w, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files := map[string]string{"public": "PUBLIC\n", "conf.yaml": "CONFIG-SECRET\n", "build/state/modules.json": "STATE-SECRET\n"}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(base, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if prof.Confined {
+			prof.Write = []string{w}
+			prof.Read = append(prof.Read, base)
+			prof.Hide = []string{root, filepath.Join(base, "conf.yaml")}
+		}
+		o := run(context.Background(), r, sandbox.Step{Args: sh(fmt.Sprintf(
+			`cat %[1]s/public %[1]s/conf.yaml %[1]s/build/state/modules.json; ls %[2]s; echo built > %[3]s/out && echo wrote`, base, root, w)),
+			Dir: w, Env: env(), Timeout: 20 * time.Second, Profile: prof})
+		if o.err != nil {
+			t.Fatalf("Run: %v", o.err)
+		}
+		if !strings.Contains(o.stdout, "PUBLIC") || !strings.Contains(o.stdout, "wrote") {
+			t.Errorf("the step could not read beside the hidden paths, or write its folder inside them: %v", o)
+		}
+		if b, _ := os.ReadFile(filepath.Join(w, "out")); string(b) != "built\n" {
+			t.Errorf("the step's file is not on the host: %q", b)
+		}
+		leaked := strings.Contains(o.stdout, "CONFIG-SECRET") || strings.Contains(o.stdout, "STATE-SECRET") || strings.Contains(o.stdout, "state")
+		switch {
+		case !prof.Confined && !leaked:
+			t.Errorf("control run (unconfined): the hidden files were not readable, so the check proves nothing: %v", o)
+		case prof.Confined && leaked:
+			t.Errorf("the %s level shows what Hide names: %v", prof.Level, o)
+		}
+	})
+}
+
+// testSymlinkedWrite: a Write path named through a symlink (as a build
+// root under a symlinked home would be) is the same folder in the step as
+// on the host, under the same name.
+func testSymlinkedWrite(t *testing.T, r sandbox.Runner) {
+	t.Parallel()
+	base := testutil.Dir(t)
+	real := filepath.Join(base, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid := buildIDs(); uid >= 0 {
+		if err := os.Chown(real, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	prof := isolated(link)
+	requireHost(t, prof)
+	o := run(context.Background(), r, sandbox.Step{Args: sh(`echo via-link > "$W/f" && readlink "$W" && pwd -P`), Dir: link,
+		Env: env("W=" + link), Timeout: 20 * time.Second, Profile: prof})
+	if o.err != nil || o.res.ExitCode != 0 {
+		t.Fatalf("step: %v", o)
+	}
+	resolved, _ := filepath.EvalSymlinks(real)
+	if got := strings.Fields(o.stdout); len(got) != 2 || got[0] != "real" || got[1] != resolved {
+		t.Errorf("in the step, readlink %s and pwd -P print %q; want real and %s", link, got, resolved)
+	}
+	if b, err := os.ReadFile(filepath.Join(real, "f")); err != nil || string(b) != "via-link\n" {
+		t.Errorf("the file written through the symlink is not on the host: %q, %v", b, err)
+	}
 }
 
 // dumpLandlockAudit logs recent Landlock audit records (ABI 7 logs denials
