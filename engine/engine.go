@@ -128,7 +128,9 @@ type runner struct {
 	logDir  string
 	keys    []string // cache key per module, set when it finished OK
 
-	archiving sync.WaitGroup // archive stores in flight
+	archiving   sync.WaitGroup // archive stores in flight
+	prefetching sync.WaitGroup // checkouts ahead of dependencies in flight
+	sources     []source       // per module: log, revision, checkout
 
 	mu         sync.Mutex // guards st, rep.Modules[i] and unenforced
 	st         *state.Modules
@@ -185,8 +187,12 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 	if err := r.begin(); err != nil {
 		return nil, err
 	}
-	outcomes := schedule.Run(ctx, r.g, r.workers(), r.priorities(), r.module)
+	prio, workers := r.priorities(), r.workers()
+	r.prefetch(ctx, prio, workers)
+	outcomes := schedule.Run(ctx, r.g, workers, prio, r.module)
+	r.prefetching.Wait()
 	r.archiving.Wait()
+	r.closeLogs()
 	r.recordSkipped(outcomes)
 	r.rep.Duration = r.deps.Now().Sub(r.start)
 	if err := r.st.Save(); err != nil {
@@ -225,6 +231,7 @@ func (r *runner) begin() error {
 	}
 	r.arch = &archive.Archive{Dir: r.layout.ArchiveDir(), Keep: r.cfg.Archive.Keep}
 	r.keys = make([]string, r.g.Len())
+	r.sources = make([]source, r.g.Len())
 	r.rep = &report.Run{Counter: r.counter, Start: r.start, Modules: make([]report.Module, r.g.Len())}
 	for i, m := range r.cfg.Modules {
 		r.rep.Modules[i] = report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust}

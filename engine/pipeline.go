@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -28,30 +27,19 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	res := report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust, Start: r.deps.Now()}
 	r.deps.Progress(Event{Module: m.Name, Phase: "start"})
 	log := r.deps.Log.With("module", m.Name)
-
-	logPath := filepath.Join(r.logDir, m.Name+".log")
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		res.State, res.Reason = report.Failed, "open log: "+err.Error()
-		return r.finish(i, res, log)
-	}
-	defer logf.Close()
-	res.Log = logPath
-	// say writes to the module's log, and to the structured log at debug
-	// level (--log-level debug --log-format json gives every step).
-	say := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(logf, "autobuild: %s\n", msg)
-		log.Debug(msg)
-	}
 	fail := func(reason string) bool {
 		res.State, res.Reason = report.Failed, reason
 		return r.finish(i, res, log)
 	}
+	if _, err := r.logFile(i); err != nil {
+		return fail("open log: " + err.Error())
+	}
+	res.Log = filepath.Join(r.logDir, m.Name+".log")
+	say := func(format string, args ...any) { r.say(i, format, args...) }
 
 	// 1. Resolve the revision: cheap, and it feeds the cache key.
 	src := m.Source.SCM()
-	rev, err := checkout.Resolve(ctx, src)
+	rev, err := r.resolve(ctx, i)
 	if err != nil {
 		say("checkout failed: %v", err)
 		return fail("checkout: " + err.Error())
@@ -88,16 +76,9 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// tree and remove what an earlier build left, so every build starts
 	// from exactly the pinned content. The SCM's metadata lives in its own
 	// folder (Meta), which only this step writes: the build never gets it.
+	// The prefetch may have done it while the dependencies built.
 	id := r.policy.IDs[m.Name]
-	co, err := checkout.Run(ctx, r.deps.Executor, checkout.Request{
-		Module: m.Name, ID: id, Source: src, Revision: res.Revision,
-		Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
-		Prev:    r.tree(m.Name),
-		Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
-		Timeout: m.Timeout, Log: logf, Say: say,
-	})
-	r.setTree(m.Name, co.Tree)
-	if err != nil {
+	if _, err := r.checkout(ctx, i, res.Revision); err != nil {
 		r.confinement(m.Name, "checkout", err)
 		return fail(err.Error())
 	}
@@ -122,7 +103,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		},
 		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
 		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
-		Log: logf, Say: say,
+		Log: r.sources[i].log, Say: say,
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
 	if err != nil {
