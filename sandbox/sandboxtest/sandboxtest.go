@@ -648,6 +648,13 @@ echo "processes $n"; echo "init $(tr '\0' ' ' < /proc/1/cmdline | cut -d' ' -f1-
 		script: func(a *attackEnv) string { return unixConnect(a.sock) },
 		worked: func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) },
 		proof:  func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) && a.accepts.Load() > 0 }},
+	{name: "connect to an abstract Unix socket of the host",
+		setup: func(t *testing.T, a *attackEnv) {
+			a.sock, a.accepts = abstractListener(t, "autobuild-test-"+a.token)
+		},
+		script: func(a *attackEnv) string { return abstractConnect(a.sock) },
+		worked: func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) },
+		proof:  func(t *testing.T, a *attackEnv, o output) bool { return unixWorked(a, o) && a.accepts.Load() > 0 }},
 	{name: "read a file beside the Write folder by exact path",
 		setup: func(t *testing.T, a *attackEnv) {
 			f := filepath.Join(filepath.Dir(a.write), "sibling")
@@ -812,6 +819,43 @@ func unixListener(t *testing.T, dir string) (string, *atomic.Int32) {
 		}
 	}()
 	return path, accepts
+}
+
+// abstractListener listens on the abstract Unix socket name (no file:
+// file modes and folders do not apply; only the network namespace and
+// Landlock's scoping stand in the way). It counts the connections.
+func abstractListener(t *testing.T, name string) (string, *atomic.Int32) {
+	t.Helper()
+	if unixClient() == "" {
+		testutil.Skip(t, "neither python3 nor perl to connect to a Unix socket with")
+	}
+	ln, err := net.Listen("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepts := new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			c.Close()
+		}
+	}()
+	return name, accepts
+}
+
+// abstractConnect is a script that connects to the abstract socket name
+// and says so.
+func abstractConnect(name string) string {
+	if unixClient() == "/usr/bin/python3" {
+		return fmt.Sprintf(`/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect("\0" + sys.argv[1]); print("connected")' %s`, name)
+	}
+	return fmt.Sprintf(`/usr/bin/perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Peer => "\0".$ARGV[0]) or die "connect: $!\n"; print "connected\n"' %s`, name)
 }
 
 // unixClient is the interpreter the step connects with: "" when the host
