@@ -16,6 +16,7 @@ import (
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/internal/testutil"
 	"github.com/autobuild/autobuild/sandbox"
+	"github.com/opencontainers/selinux/go-selinux"
 )
 
 // hostileScript attempts every attack and records, in its own package
@@ -357,9 +358,40 @@ func TestFailClosedAndDoctor(t *testing.T) {
 	}
 }
 
+// secureRoot readies f's build root for the secure engine. On an SELinux
+// host secure mode is the engine's domain (autobuild_t), which creates
+// and writes only folders of the engine's types, not the temporary folder
+// the farm lives in (user_tmp_t): the build root is made and labelled
+// autobuild_var_lib_t first, as an administrator labels a build root
+// outside /var/lib/autobuild (semanage fcontext, or chcon as test/vm
+// does). Elsewhere it does nothing: the engine's view binds the build
+// root's parent writable.
+func secureRoot(t *testing.T, f *farm) {
+	t.Helper()
+	if !sandbox.ProbeHost().SELinux {
+		return
+	}
+	if err := os.MkdirAll(f.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	label, err := selinux.FileLabel(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := selinux.NewContext(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx["type"] = "autobuild_var_lib_t"
+	if err := selinux.SetFileLabel(f.root, ctx.Get()); err != nil {
+		t.Fatalf("label the build root %s: %v", ctx.Get(), err)
+	}
+}
+
 func TestSecureModeConfinesTheEngine(t *testing.T) {
 	requireConfinement(t)
 	f := newFarm(t)
+	secureRoot(t, f)
 	outside := testutil.Dir(t)
 	os.Chmod(outside, 0o777)
 	// Even an unconfined build inherits the engine's confinement.
@@ -446,6 +478,7 @@ func TestSecureModeViewCannotBeUndone(t *testing.T) {
 	run := func(control bool, args ...string) map[string]bool {
 		t.Helper()
 		f := newFarm(t)
+		secureRoot(t, f)
 		f.repo("m", map[string]string{"autobuild.sh": undoViewScript})
 		ctl := ""
 		if control {
@@ -512,6 +545,7 @@ func TestSecureModeKeepsStepsIsolated(t *testing.T) {
 		testutil.Skip(t, "secure mode needs user namespaces")
 	}
 	e := hostileFarm(t, "isolated", false)
+	secureRoot(t, e.f)
 	r := e.f.run("--secure")
 	if r.code != 1 {
 		t.Fatalf("want exit 1 (bomb and forever fail):\n%s", r.dump())
@@ -559,6 +593,7 @@ func TestSecureModeExitCodes(t *testing.T) {
 		testutil.Skip(t, "secure mode needs user namespaces")
 	}
 	f := newFarm(t)
+	secureRoot(t, f)
 	repo := f.repo("m", script(`echo ok > "$AUTOBUILD_PACKAGE_ROOT/ok"`))
 	f.config("modules:\n  - {name: m, source: {url: repos/m}}\n")
 	if r := f.run("--secure"); r.code != exitOK {
@@ -567,6 +602,10 @@ func TestSecureModeExitCodes(t *testing.T) {
 	testutil.Commit(t, repo, script(`exit 3`))
 	if r := f.run("--secure"); r.code != exitFailed || !strings.Contains(r.stderr, "1 failed") {
 		t.Errorf("a failing module under --secure: want exit 1:\n%s", r.dump())
+	}
+	if sandbox.ProbeHost().SELinux {
+		secureMarkSELinux(t, f, repo)
+		return
 	}
 	before, _ := os.Readlink(filepath.Join(f.root, "public_html"))
 	for _, mark := range []string{"entered", fmt.Sprintf("entered:%d", os.Getpid())} {
@@ -580,6 +619,40 @@ func TestSecureModeExitCodes(t *testing.T) {
 	}
 }
 
+// secureMarkSELinux: on an SELinux host secure mode has no view (the
+// process re-executes into autobuild_t), so there is no mark to pass for
+// one: a faked mark must neither stop the re-execution nor reach the
+// engine. An unconfined build runs in the engine's domain and records
+// it: autobuild_t with the faked marks too; unconfined_t (the test's own
+// domain) without --secure, the control that the record tells them apart.
+func secureMarkSELinux(t *testing.T, f *farm, repo string) {
+	t.Helper()
+	testutil.Commit(t, repo, script(`tr -d '\0' < /proc/self/attr/current > "$AUTOBUILD_PACKAGE_ROOT/context"`))
+	f.config("modules:\n  - {name: m, source: {url: repos/m}, trust: unconfined}\n")
+	domain := func() string {
+		b, _ := os.ReadFile(filepath.Join(f.root, "package-root", "m", "context"))
+		ctx, err := selinux.NewContext(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Sprintf("%q", b)
+		}
+		return ctx["type"]
+	}
+	for _, mark := range []string{"entered", fmt.Sprintf("entered:%d", os.Getpid())} {
+		r := ab(t, []string{"AUTOBUILD_ENGINE_VIEW=" + mark}, "run", "--secure", "--force=m", "--config", f.cfg)
+		if r.code != exitOK || domain() != sandbox.EngineType {
+			t.Errorf("a faked mark %q on an SELinux host: want exit 0 and the build in %s, got %s:\n%s", mark, sandbox.EngineType, domain(), r.dump())
+		}
+	}
+	cur, err := selinux.CurrentLabel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := selinux.NewContext(cur)
+	if r := f.run("--force=m"); r.code != exitOK || domain() != self["type"] {
+		t.Errorf("control: without --secure the unconfined build ran in %s, want %s (this test's):\n%s", domain(), self["type"], r.dump())
+	}
+}
+
 // TestSecureModeSignals: SIGINT to the process cron started reaches the
 // engine (exit 130, the previous site kept, the build gone); SIGKILL ends
 // the engine with it (the build gone, the lock free for the next run).
@@ -589,6 +662,7 @@ func TestSecureModeSignals(t *testing.T) {
 		testutil.Skip(t, "secure mode needs user namespaces")
 	}
 	f := newFarm(t)
+	secureRoot(t, f)
 	marker := newMarker(t)
 	repo := f.repo("mod", script(`echo one > "$AUTOBUILD_PACKAGE_ROOT/out"`))
 	f.config("modules:\n  - {name: mod, source: {url: repos/mod}, env: [\"" + markerEnvEntry(marker) + "\"]}\n")

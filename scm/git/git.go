@@ -406,7 +406,13 @@ func prepareWorkTree(work string) error {
 			return err
 		}
 		perm, want := info.Mode().Perm(), info.Mode().Perm()|0o600
-		if d.IsDir() {
+		switch {
+		case p == work:
+			// The top as the engine made it: the step's helper enters it
+			// before it drops to the module's uid, and on SELinux without
+			// overriding file modes.
+			want = 0o755
+		case d.IsDir():
 			want |= 0o700
 		}
 		if want != perm {
