@@ -119,29 +119,13 @@ func cgroupMount() string {
 			continue
 		}
 		if pf[3] == "/" {
-			return unescapeMount(pf[4])
+			return unescapeMountinfo(pf[4])
 		}
 		if found == "" {
-			found = unescapeMount(pf[4])
+			found = unescapeMountinfo(pf[4])
 		}
 	}
 	return found
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // killCgroup kills every process in the cgroup dir and below it. The

@@ -36,19 +36,7 @@ func ProbeHost() Host {
 // probeClone reports whether a child can be started in new namespaces of
 // the given kinds (with a user namespace when not root).
 func probeClone(flags uintptr) bool {
-	attr := &syscall.SysProcAttr{Cloneflags: flags}
-	if os.Geteuid() != 0 && flags&syscall.CLONE_NEWUSER == 0 {
-		attr.Cloneflags |= syscall.CLONE_NEWUSER
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
-	}
-	pid, err := forkTrue(attr)
-	if err != nil {
-		return false
-	}
-	var ws syscall.WaitStatus
-	_, _ = syscall.Wait4(pid, &ws, 0, nil)
-	return ws.Exited() && ws.ExitStatus() == 0
+	return probeChild(&syscall.SysProcAttr{Cloneflags: flags})
 }
 
 // probeMountNS reports whether a child can get a mount namespace of its
@@ -58,8 +46,14 @@ func probeClone(flags uintptr) bool {
 // private in it before the exec. That mount fails where mounting is
 // denied (a seccomp filter, a Landlock domain the process inherited).
 func probeMountNS() bool {
-	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Unshareflags: syscall.CLONE_NEWNS}
-	if os.Geteuid() != 0 {
+	return probeChild(&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Unshareflags: syscall.CLONE_NEWNS})
+}
+
+// probeChild starts /bin/true with attr, in a user namespace of its own
+// when not root (which is what allows the other namespaces then), and
+// reports whether it ran.
+func probeChild(attr *syscall.SysProcAttr) bool {
+	if os.Geteuid() != 0 && attr.Cloneflags&syscall.CLONE_NEWUSER == 0 {
 		attr.Cloneflags |= syscall.CLONE_NEWUSER
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
