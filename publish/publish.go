@@ -157,6 +157,8 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return err
 	}
 	defer unix.Close(dirfd)
+	prev := previousSite(public)
+	defer prev.close()
 	run := *in.Run
 	run.Modules = append([]report.Module(nil), in.Run.Modules...)
 	for i := range run.Modules {
@@ -181,7 +183,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		if err := s.publishLog(dirfd, m, f.Log); err != nil {
 			return fmt.Errorf("log of %s: %w", m.Name, err)
 		}
-		if err := s.publishArtifacts(ctx, dir, dirfd, m, f.Packages); err != nil {
+		if err := s.publishArtifacts(ctx, dir, dirfd, m, f.Packages, prev); err != nil {
 			return fmt.Errorf("artifacts of %s: %w", m.Name, err)
 		}
 	}
@@ -302,7 +304,7 @@ func (s *Site) logParts(log string) ([]string, error) {
 // each checked against its report entry. When one cannot be published,
 // none is: the folder is removed and the module marked, with the reason.
 // The error is the site's.
-func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *report.Module, pkg string) (err error) {
+func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *report.Module, pkg string, prev *prevSite) (err error) {
 	if m.Unpublished != "" {
 		m.Artifacts = nil // collect could not list them all
 		return nil
@@ -349,6 +351,9 @@ func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *
 	for i, a := range m.Artifacts {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
+		}
+		if prev.link(m.Name, modfd, paths[i], a) {
+			continue
 		}
 		if err := copyArtifact(rootfd, modfd, paths[i], a); err != nil {
 			return unpublish(a, err)
@@ -441,4 +446,84 @@ func syncDir(dir string) {
 		_ = d.Sync()
 		d.Close()
 	}
+}
+
+// prevSite is the live site before this Publish: the copies it holds of
+// artifacts that have not changed since need not be made again.
+type prevSite struct {
+	fd        int                                   // the site's folder, -1 when there is none
+	artifacts map[string]map[string]report.Artifact // module → path → artifact, as its report lists them
+}
+
+// previousSite opens the live site behind public and reads what its
+// report lists; a missing or unreadable one is simply no help.
+func previousSite(public string) *prevSite {
+	p := &prevSite{fd: -1}
+	target, err := os.Readlink(public)
+	if err != nil {
+		return p
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(public), target)
+	}
+	b, err := os.ReadFile(filepath.Join(target, "status.json"))
+	if err != nil {
+		return p
+	}
+	var run report.Run
+	if json.Unmarshal(b, &run) != nil {
+		return p
+	}
+	if p.fd, err = unix.Open(target, dirFlags, 0); err != nil {
+		p.fd = -1
+		return p
+	}
+	p.artifacts = map[string]map[string]report.Artifact{}
+	for _, m := range run.Modules {
+		for _, a := range m.Artifacts {
+			if p.artifacts[m.Name] == nil {
+				p.artifacts[m.Name] = map[string]report.Artifact{}
+			}
+			p.artifacts[m.Name][a.Path] = a
+		}
+	}
+	return p
+}
+
+func (p *prevSite) close() {
+	if p.fd >= 0 {
+		unix.Close(p.fd)
+	}
+}
+
+// link makes the new site's copy of artifact a a link to the previous
+// site's when that is the same content: the same path, size and SHA-256
+// in its report. That copy is the site's own (made and checked by an
+// earlier Publish, read-only, owned by the engine, in a folder no step
+// can write), never a module's file. It reports whether it linked; when
+// not, the artifact is copied as any other.
+func (p *prevSite) link(module string, modfd int, parts []string, a report.Artifact) bool {
+	if p.fd < 0 {
+		return false
+	}
+	old, ok := p.artifacts[module][a.Path]
+	if !ok || old.Size != a.Size || old.SHA256 != a.SHA256 {
+		return false
+	}
+	rel := filepath.Join(append([]string{"packages", module}, parts...)...)
+	var st unix.Stat_t
+	if unix.Fstatat(p.fd, rel, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != a.Size || st.Mode&0o222 != 0 || int(st.Uid) != os.Geteuid() {
+		return false
+	}
+	dirfd := modfd
+	if len(parts) > 1 {
+		fd, err := mkdirs(modfd, parts[:len(parts)-1])
+		if err != nil {
+			return false
+		}
+		defer unix.Close(fd)
+		dirfd = fd
+	}
+	return unix.Linkat(p.fd, rel, dirfd, parts[len(parts)-1], 0) == nil
 }

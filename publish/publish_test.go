@@ -1114,3 +1114,52 @@ func TestSiteKeepsWhatCollectRefused(t *testing.T) {
 		t.Errorf("app: %+v", app)
 	}
 }
+
+// An artifact that has not changed since the live site is not copied
+// again: the new site links the live site's own copy (the engine's, never
+// the module's file), and the module's file still has no other link.
+// A changed artifact is copied anew (control).
+func TestUnchangedArtifactsReuseTheLiveSitesCopy(t *testing.T) {
+	f := newFixture(t, 1)
+	base := t.TempDir()
+	public, sites := filepath.Join(base, "public_html"), filepath.Join(base, "sites")
+	site := f.site(public, sites, 3)
+	if err := site.Publish(context.Background(), f.in); err != nil {
+		t.Fatal(err)
+	}
+	inode := func(p string) (uint64, uint64) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino, uint64(st.Nlink)
+	}
+	deb := filepath.Join("packages", "libfoo", "libfoo_1.2_amd64.deb")
+	tgz := filepath.Join("packages", "libfoo", "src", "libfoo-1.2.tar.gz")
+	first, _ := inode(filepath.Join(public, deb))
+	firstTgz, _ := inode(filepath.Join(public, tgz))
+
+	// The next run: the .deb unchanged, the tarball rebuilt with other
+	// content.
+	f.in.Run.Counter = 2
+	src := filepath.Join(f.root, "pkg", "libfoo", "src", "libfoo-1.2.tar.gz")
+	os.Remove(src)
+	write(t, src, strings.Repeat("y", 3001))
+	f.in.Run.Modules[0].Artifacts[1] = artifact(t, filepath.Join(f.root, "pkg", "libfoo"), "src/libfoo-1.2.tar.gz")
+	if err := site.Publish(context.Background(), f.in); err != nil {
+		t.Fatal(err)
+	}
+	second, links := inode(filepath.Join(public, deb))
+	if second != first || links < 2 {
+		t.Errorf("the unchanged .deb was copied again (inode %d → %d, %d links)", first, second, links)
+	}
+	if secondTgz, _ := inode(filepath.Join(public, tgz)); secondTgz == firstTgz {
+		t.Error("control: the changed tarball is the live site's old copy")
+	}
+	if b, _ := os.ReadFile(filepath.Join(public, tgz)); string(b) != strings.Repeat("y", 3001) {
+		t.Error("the changed tarball's new content is not published")
+	}
+	if _, n := inode(filepath.Join(f.root, "pkg", "libfoo", "libfoo_1.2_amd64.deb")); n != 1 {
+		t.Errorf("the module's own .deb has %d links: the site linked to it", n)
+	}
+}
