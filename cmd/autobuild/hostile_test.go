@@ -225,29 +225,7 @@ func TestHostileModulesAreContained(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("want exit 1 (bomb and forever fail):\n%s", r.dump())
 	}
-	got := e.results(t)
-	if !got["i-daemon-started"] {
-		t.Errorf("the daemon did not even start: the containment check below proves nothing")
-	}
-	delete(got, "i-daemon-started") // contained, not denied: checked below
-	for attack := range got {
-		t.Errorf("attack %s succeeded at the default level", attack)
-	}
-	for attack, happened := range e.sideEffects() {
-		if happened {
-			t.Errorf("attack %s left its mark at the default level", attack)
-		}
-	}
-	st := e.f.status()
-	want := map[string]report.State{
-		"victim": report.Built, "attacker": report.Built, "bystander": report.Built,
-		"forever": report.Failed, "bomb": report.Failed,
-	}
-	for name, s := range want {
-		if m := module(st, name); m.State != s {
-			t.Errorf("%s: %s (%s), want %s", name, m.State, m.Reason, s)
-		}
-	}
+	st := checkContained(t, e, "at the default level")
 	if m := module(st, "forever"); !strings.Contains(m.Reason, "timed out") {
 		t.Errorf("forever: %q, want a timeout", m.Reason)
 	}
@@ -550,29 +528,7 @@ func TestSecureModeKeepsStepsIsolated(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("want exit 1 (bomb and forever fail):\n%s", r.dump())
 	}
-	got := e.results(t)
-	if !got["i-daemon-started"] {
-		t.Errorf("the daemon did not even start: the containment check below proves nothing")
-	}
-	delete(got, "i-daemon-started")
-	for attack := range got {
-		t.Errorf("attack %s succeeded under --secure", attack)
-	}
-	for attack, happened := range e.sideEffects() {
-		if happened {
-			t.Errorf("attack %s left its mark under --secure", attack)
-		}
-	}
-	st := e.f.status()
-	want := map[string]report.State{
-		"victim": report.Built, "attacker": report.Built, "bystander": report.Built,
-		"forever": report.Failed, "bomb": report.Failed,
-	}
-	for name, s := range want {
-		if m := module(st, name); m.State != s {
-			t.Errorf("%s: %s (%s), want %s", name, m.State, m.Reason, s)
-		}
-	}
+	st := checkContained(t, e, "under --secure")
 	if m := module(st, "attacker"); !slices.Contains(m.Enforced, "mount-namespace") || len(m.Missing) > 0 {
 		t.Errorf("attacker: enforced %v, missing %v: want its own view, nothing missing", m.Enforced, m.Missing)
 	}
@@ -800,4 +756,36 @@ test "$(id -u)" = 65534`))
 	if _, err := os.Stat(filepath.Join(f.root, "state", "pwned")); err == nil {
 		t.Errorf("a build of an unprivileged engine wrote the engine's state")
 	}
+}
+
+// checkContained: every attack of the hostile farm was denied (by the
+// script's account and by its real side effects), the daemon started and
+// was contained, and the modules ended as they should. It returns the
+// published status for further checks.
+func checkContained(t *testing.T, e *attackEnv, where string) *report.Run {
+	t.Helper()
+	got := e.results(t)
+	if !got["i-daemon-started"] {
+		t.Errorf("the daemon did not even start: the containment check below proves nothing")
+	}
+	delete(got, "i-daemon-started") // contained, not denied: checked by the caller
+	for attack := range got {
+		t.Errorf("attack %s succeeded %s", attack, where)
+	}
+	for attack, happened := range e.sideEffects() {
+		if happened {
+			t.Errorf("attack %s left its mark %s", attack, where)
+		}
+	}
+	st := e.f.status()
+	want := map[string]report.State{
+		"victim": report.Built, "attacker": report.Built, "bystander": report.Built,
+		"forever": report.Failed, "bomb": report.Failed,
+	}
+	for name, s := range want {
+		if m := module(st, name); m.State != s {
+			t.Errorf("%s: %s (%s), want %s", name, m.State, m.Reason, s)
+		}
+	}
+	return st
 }
