@@ -132,7 +132,9 @@ type runner struct {
 	prefetching sync.WaitGroup // checkouts ahead of dependencies in flight
 	sources     []source       // per module: log, revision, checkout
 
-	mu         sync.Mutex // guards st, rep.Modules[i] and unenforced
+	history []report.Summary // the recorded runs, newest first
+
+	mu         sync.Mutex // guards rep.Modules[i] and unenforced
 	st         *state.Modules
 	rep        *report.Run
 	unenforced error // the first step whose confinement could not be applied
@@ -195,20 +197,18 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 	r.closeLogs()
 	r.recordSkipped(outcomes)
 	r.rep.Duration = r.deps.Now().Sub(r.start)
-	if err := r.st.Save(); err != nil {
-		return r.rep, fmt.Errorf("save state: %w", err)
-	}
 	if ctx.Err() != nil {
 		// An interrupted run publishes nothing: the previous site stays.
 		return r.rep, context.Cause(ctx)
 	}
-	hist, err := state.AppendHistory(r.layout.StateDir(), r.rep.Summarize())
-	if err != nil {
-		return r.rep, fmt.Errorf("history: %w", err)
-	}
-	r.rep.History = hist
+	// The history the site shows includes this run; it is recorded only
+	// once every publisher published it.
+	r.rep.History = state.WithRun(r.history, r.rep.Summarize())
 	if err := r.publish(ctx); err != nil {
 		return r.rep, err
+	}
+	if err := state.SaveHistory(r.layout.StateDir(), r.rep.History); err != nil {
+		return r.rep, fmt.Errorf("history: %w", err)
 	}
 	r.pruneLogs()
 	return r.rep, r.outcome()
@@ -216,14 +216,35 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 
 // begin counts the run and loads what the engine remembers.
 func (r *runner) begin() error {
-	var err error
-	if r.counter, err = state.NextCounter(r.layout.StateDir()); err != nil {
+	hist, aside, err := state.History(r.layout.StateDir())
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if aside != "" {
+		r.deps.Log.Error("the run history was damaged: kept aside, the history starts again", "file", aside)
+	}
+	r.history = hist
+	// Every run that left logs or history counts, whatever the counter
+	// file says.
+	evidence := state.Runs(r.layout.LogRoot())
+	for _, h := range hist {
+		evidence = append(evidence, h.Counter)
+	}
+	counter, recovered, err := state.NextCounter(r.layout.StateDir(), evidence...)
+	if err != nil {
 		return fmt.Errorf("run counter: %w", err)
 	}
+	r.counter = counter
 	r.start = r.deps.Now()
 	r.deps.Log = r.deps.Log.With("run", r.counter)
+	if recovered != "" {
+		r.deps.Log.Warn("run counter recovered from the log folders and history", "why", recovered)
+	}
 	if r.st, err = state.Load(r.layout.StateDir()); err != nil {
 		return fmt.Errorf("state: %w", err)
+	}
+	for _, name := range r.st.Damaged {
+		r.deps.Log.Warn("module state damaged: the module is rebuilt", "module", name)
 	}
 	r.logDir = r.layout.LogDir(r.counter)
 	if err := os.MkdirAll(r.logDir, 0o755); err != nil {
@@ -254,7 +275,7 @@ func (r *runner) workers() int {
 // earlier runs; a module never built counts as one second.
 func (r *runner) priorities() []float64 {
 	return r.g.CriticalPath(func(i int) float64 {
-		if d := r.st.Modules[r.g.Name(i)].Duration; d > 0 {
+		if d := r.st.Get(r.g.Name(i)).Duration; d > 0 {
 			return d.Seconds()
 		}
 		return 1
@@ -319,7 +340,7 @@ const logsKept = 50
 // result refers to.
 func (r *runner) pruneLogs() {
 	keep := map[string]bool{}
-	for _, m := range r.st.Modules {
+	for _, m := range r.st.All() {
 		if m.Log != "" {
 			keep[filepath.Dir(m.Log)] = true
 		}

@@ -93,14 +93,19 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		depRoots = append(depRoots, r.layout.InstallDir(name))
 		buildDeps = append(buildDeps, build.Dep{Name: name, Root: r.layout.InstallDir(name)})
 	}
-	// The folders are about to change: forget what they held.
-	r.setKey(m.Name, state.Module{})
+	// The folders are about to change: the module is marked in progress,
+	// on disk, first.
+	if err := r.begun(m.Name, "build"); err != nil {
+		say("%v", err)
+		return fail(err.Error())
+	}
+	dirs := build.Dirs{
+		Source: r.layout.SourceDir(m.Name), Install: r.layout.InstallDir(m.Name),
+		Package: r.layout.PackageDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
+	}
 	sr, err := build.Run(ctx, r.deps.Executor, build.Request{
 		Module: m.Name, ID: id, Command: m.Command, Env: m.Env,
-		Dirs: build.Dirs{
-			Source: r.layout.SourceDir(m.Name), Install: r.layout.InstallDir(m.Name),
-			Package: r.layout.PackageDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
-		},
+		Dirs: dirs,
 		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
 		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
 		Log: r.sources[i].log, Say: say,
@@ -109,6 +114,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	if err != nil {
 		r.confinement(m.Name, "build", err)
 		say("%s", err)
+		r.discard(i, dirs)
 		return fail(err.Error())
 	}
 	res.State = report.Built
@@ -118,12 +124,19 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	if err := r.ws.SealInstall(r.layout.InstallDir(m.Name)); err != nil {
 		r.confinement(m.Name, "build", err)
 		say("seal the install root: %v", err)
+		r.discard(i, dirs)
 		return fail("seal the install root: " + err.Error())
 	}
 
-	// 6. Collect what the build left in its package folder.
+	// 6. Collect what the build left in its package folder, and record
+	// the result once all of it is on disk.
 	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
-	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log})
+	if err := r.done(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log,
+		Artifacts: collect.Fingerprint(res.Artifacts, res.Unpublished)}, i); err != nil {
+		say("%v", err)
+		r.discard(i, dirs)
+		return fail(err.Error())
+	}
 	r.keys[i] = res.Key
 
 	// 7. Archive it, off the critical path: dependents start at once, and
@@ -180,15 +193,19 @@ func (r *runner) finish(i int, res report.Module, log *slog.Logger) bool {
 // reuse restores the module's result from the live folders or the archive
 // when an identical build exists.
 func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ...any)) bool {
-	r.mu.Lock()
-	prev := r.st.Modules[m.Name]
-	r.mu.Unlock()
-	if prev.Key == res.Key && r.ws.IsDir(r.layout.InstallDir(m.Name)) {
-		res.State, res.CachedFrom, res.Log = report.Cached, prev.Run, prev.Log
-		res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
-		res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
-		say("unchanged since run %d: not rebuilt", prev.Run)
-		return true
+	prev := r.st.Get(m.Name)
+	if prev.InProgress != "" {
+		say("an earlier run was stopped during its %s: rebuilding", prev.InProgress)
+	} else if prev.Key == res.Key {
+		arts, unpublished, missing := r.outputs(m.Name, prev)
+		if missing == "" {
+			res.State, res.CachedFrom, res.Log = report.Cached, prev.Run, prev.Log
+			res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
+			res.Artifacts, res.Unpublished = arts, unpublished
+			say("unchanged since run %d: not rebuilt", prev.Run)
+			return true
+		}
+		say("unchanged since run %d, but %s: rebuilding", prev.Run, missing)
 	}
 	meta, err := r.arch.Lookup(m.Name, res.Key)
 	if err != nil {
@@ -198,7 +215,10 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 		return false
 	}
 	// The previous result in the folders is no longer valid from here on.
-	r.setKey(m.Name, state.Module{})
+	if err := r.begun(m.Name, "restore"); err != nil {
+		say("%v; rebuilding", err)
+		return false
+	}
 	logPath := filepath.Join(r.logDir, m.Name+".cached.log")
 	if err := r.arch.Restore(m.Name, res.Key, archive.Parts{
 		Install: r.layout.InstallDir(m.Name), Package: r.layout.PackageDir(m.Name), Log: logPath,
@@ -206,40 +226,108 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 		say("build archive: restore failed: %v; rebuilding", err)
 		return false
 	}
+	arts, unpublished := collect.Artifacts(r.layout.PackageDir(m.Name))
+	if err := r.done(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: meta.Run, Duration: meta.Duration, Log: logPath,
+		Artifacts: collect.Fingerprint(arts, unpublished)}, -1); err != nil {
+		say("%v; rebuilding", err)
+		return false
+	}
 	res.State, res.CachedFrom, res.Log = report.Cached, meta.Run, logPath
 	res.Reason = fmt.Sprintf("cached from run %d", meta.Run)
-	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
+	res.Artifacts, res.Unpublished = arts, unpublished
 	say("cached from run %d: restored from the build archive", meta.Run)
-	r.setKey(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: meta.Run, Duration: meta.Duration, Log: logPath})
 	return true
+}
+
+// outputs lists the module's artifacts when every output its state
+// records is there as recorded: the install and package folders, the
+// log, and the package folder's content. Otherwise missing says what is
+// not.
+func (r *runner) outputs(name string, prev state.Module) (arts []report.Artifact, unpublished, missing string) {
+	switch {
+	case !r.ws.Exists(r.layout.InstallDir(name)):
+		return nil, "", "its install folder is gone"
+	case !r.ws.Exists(r.layout.PackageDir(name)):
+		return nil, "", "its package folder is gone"
+	case prev.Log == "" || !r.ws.Exists(prev.Log):
+		return nil, "", "its log is gone"
+	}
+	arts, unpublished = collect.Artifacts(r.layout.PackageDir(name))
+	if collect.Fingerprint(arts, unpublished) != prev.Artifacts {
+		return nil, "", "its package folder changed since"
+	}
+	return arts, unpublished, ""
 }
 
 // tree is what the module's source folder held after its last checkout.
 func (r *runner) tree(name string) checkout.Tree {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.st.Modules[name]
+	s := r.st.Get(name)
 	return checkout.Tree{Revision: s.Checkout, Pristine: s.Pristine}
 }
 
-// setTree records what the module's source folder holds.
-func (r *runner) setTree(name string, t checkout.Tree) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.st.Modules[name]
-	s.Checkout, s.Pristine = t.Revision, t.Pristine
-	r.st.Modules[name] = s
+// setTree records what the module's source folder holds. The checkout
+// step calls it with an empty tree before it changes the folder.
+func (r *runner) setTree(name string, t checkout.Tree) error {
+	return r.st.Update(name, func(s *state.Module) {
+		s.Checkout, s.Pristine = t.Revision, t.Pristine
+	})
 }
 
-// setKey records what the module's install and package folders hold,
-// keeping its checkout.
-func (r *runner) setKey(name string, s state.Module) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	prev := r.st.Modules[name]
-	s.Checkout, s.Pristine = prev.Checkout, prev.Pristine
-	if s.Duration == 0 {
-		s.Duration = prev.Duration // keep the learned duration
+// begun marks the module's install and package folders as changing, on
+// disk, before they change: until done, no run reuses them.
+func (r *runner) begun(name, what string) error {
+	err := r.st.Update(name, func(s *state.Module) {
+		s.Key, s.Revision, s.Run, s.Log, s.Artifacts = "", "", 0, "", ""
+		s.InProgress = what
+	})
+	if err != nil {
+		return fmt.Errorf("cannot mark the module in progress: %w", err)
 	}
-	r.st.Modules[name] = s
+	return nil
+}
+
+// done records what the module's folders hold, once they are complete
+// and synced (with module i's log, when i >= 0), keeping its checkout and
+// its learned duration.
+func (r *runner) done(name string, rec state.Module, i int) error {
+	if i >= 0 {
+		if f, err := r.logFile(i); err == nil {
+			if err := f.Sync(); err != nil {
+				return fmt.Errorf("sync the log: %w", err)
+			}
+		}
+	}
+	if err := r.ws.Sync(r.layout.InstallDir(name), r.layout.PackageDir(name), filepath.Dir(rec.Log)); err != nil {
+		return err
+	}
+	return r.st.Update(name, func(s *state.Module) {
+		rec.Checkout, rec.Pristine = s.Checkout, s.Pristine
+		if rec.Duration == 0 {
+			rec.Duration = s.Duration
+		}
+		*s = rec
+	})
+}
+
+// discard removes what a failed build left in the module's folders (its
+// source folder included: the build may have written there too), so
+// that a build that filled the disk frees it, and the next run starts
+// from a fresh checkout. The module stays marked in progress if anything
+// cannot be removed.
+func (r *runner) discard(i int, dirs build.Dirs) {
+	name := r.g.Name(i)
+	id := r.policy.IDs[name]
+	for _, d := range []string{dirs.Install, dirs.Package, dirs.Tmp, dirs.Source} {
+		if err := r.ws.PrepareDir(d, id, true); err != nil {
+			r.say(i, "remove what the failed build left in %s: %v", d, err)
+			return
+		}
+	}
+	if err := r.setTree(name, checkout.Tree{}); err != nil {
+		r.say(i, "%v", err)
+		return
+	}
+	if err := r.st.Update(name, func(s *state.Module) { s.InProgress = "" }); err != nil {
+		r.say(i, "%v", err)
+	}
 }

@@ -78,15 +78,24 @@ func (r *runner) checkout(ctx context.Context, i int, rev string) (checkout.Resu
 			s.coErr = fmt.Errorf("open log: %w", err)
 			return
 		}
+		// What the source folder holds is forgotten, on disk, before the
+		// step may change it.
+		prev := r.tree(m.Name)
+		if err := r.setTree(m.Name, checkout.Tree{}); err != nil {
+			s.coErr = err
+			return
+		}
 		s.co, s.coErr = checkout.Run(ctx, r.deps.Executor, checkout.Request{
 			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(), Revision: rev,
 			Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
-			Prev:    r.tree(m.Name),
+			Prev:    prev,
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
 			Timeout: m.Timeout, Log: logf,
 			Say: func(format string, args ...any) { r.say(i, format, args...) },
 		})
-		r.setTree(m.Name, s.co.Tree)
+		if err := r.setTree(m.Name, s.co.Tree); err != nil && s.coErr == nil {
+			s.coErr = err
+		}
 	})
 	return s.co, s.coErr
 }
@@ -138,8 +147,6 @@ func (r *runner) willBuild(i int, rev string) bool {
 	if r.forced(name) || r.cfg.Archive.Disabled {
 		return true
 	}
-	r.mu.Lock()
-	prev := r.st.Modules[name]
-	r.mu.Unlock()
-	return prev.Key == "" || prev.Revision != rev
+	prev := r.st.Get(name)
+	return prev.Key == "" || prev.InProgress != "" || prev.Revision != rev
 }

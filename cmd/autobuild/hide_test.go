@@ -40,7 +40,7 @@ func TestEngineFilesUnderASystemFolderAreHidden(t *testing.T) {
 pkg=$AUTOBUILD_PACKAGE_ROOT
 # A hidden file reads as empty: only content counts.
 cat "$CFG" > $pkg/config 2>/dev/null; [ -s $pkg/config ] && echo config >> $pkg/got
-cat "$ROOT/state/modules.json" > $pkg/state 2>/dev/null; [ -s $pkg/state ] && echo state >> $pkg/got
+cat "$ROOT/state/modules/other.json" > $pkg/state 2>/dev/null; [ -s $pkg/state ] && echo state >> $pkg/got
 cat "$ROOT/source-root/other/secret.txt" > $pkg/secret 2>/dev/null; [ -s $pkg/secret ] && echo source >> $pkg/got
 touch $pkg/got
 `})

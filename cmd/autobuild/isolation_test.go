@@ -48,7 +48,7 @@ for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f"; echo; done > "$pkg/procs" 
 grep -q -- "$MARKER" "$pkg/procs" && ok b-procs
 grep -q -- "autobuild run --config" "$pkg/procs" && ok b-engine
 # (c) the engine's state and another module's source, by exact path
-cat "$root/state/modules.json" > "$pkg/modules.json" 2>/dev/null && ok c-state
+cat "$root/state/modules/other.json" > "$pkg/modules.json" 2>/dev/null && ok c-state
 cat "$root/source-root/other/secret.txt" > "$pkg/other-secret" 2>/dev/null && ok c-source
 # What the step holds: capabilities must be none.
 grep -E '^Cap(Eff|Prm|Amb):' /proc/self/status > "$pkg/caps"
@@ -133,7 +133,7 @@ func isolationFarm(t *testing.T, trust string) *isolationEnv {
 }
 
 // runTwice runs the farm, then rebuilds the prober: the engine's state
-// (state/modules.json) exists only after a first run.
+// (state/modules/other.json) exists only after a first run.
 func (e *isolationEnv) runTwice(t *testing.T, run func(args ...string) result) {
 	t.Helper()
 	for _, args := range [][]string{nil, {"--force=prober"}} {
@@ -180,7 +180,7 @@ func (e *isolationEnv) sideEffects() map[string]bool {
 	return map[string]bool{
 		"a-socket-connect": e.accepts.Load() > 0,
 		"b-procs":          strings.Contains(e.read("procs"), e.marker),
-		"c-state":          strings.Contains(e.read("modules.json"), `"other"`),
+		"c-state":          strings.Contains(e.read("modules.json"), `"checkout"`),
 		"c-source":         strings.Contains(e.read("other-secret"), "OTHER-SECRET-"+e.token),
 	}
 }

@@ -172,7 +172,7 @@ echo long > long.bin`))
 	}
 }
 
-// (c) A damaged state/modules.json names /etc/shadow, and a root-only
+// (c) Damaged state files (state/modules/<name>.json) name /etc/shadow, and a root-only
 // file, as reused modules' logs: the next run publishes neither (each
 // log is shown as unavailable), and nothing else of its site changes.
 func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
@@ -205,16 +205,7 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 		}
 	}
 
-	// Damage the state file: a, b and c are reused with these logs.
-	statePath := filepath.Join(f.root, "state", "modules.json")
-	raw, err := os.ReadFile(statePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var state map[string]map[string]map[string]any
-	if err := json.Unmarshal(raw, &state); err != nil {
-		t.Fatal(err)
-	}
+	// Damage the state files: a, b and c are reused with these logs.
 	logs := map[string]string{
 		"a": "/etc/shadow",
 		"b": secret,
@@ -222,11 +213,20 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 		"c": filepath.Join(f.root, "log-root", "1") + "/" + strings.Repeat("../", 40) + strings.TrimPrefix(secret, "/"),
 	}
 	for n, l := range logs {
-		state["modules"][n]["log"] = l
-	}
-	raw, _ = json.Marshal(state)
-	if err := os.WriteFile(statePath, raw, 0o644); err != nil {
-		t.Fatal(err)
+		statePath := filepath.Join(f.root, "state", "modules", n+".json")
+		raw, err := os.ReadFile(statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var state map[string]any
+		if err := json.Unmarshal(raw, &state); err != nil {
+			t.Fatal(err)
+		}
+		state["log"] = l
+		raw, _ = json.Marshal(state)
+		if err := os.WriteFile(statePath, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	if r := f.run(); r.code != 0 {
@@ -270,7 +270,7 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 		return nil
 	})
 	n := 0
-	err = filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -180,3 +180,16 @@ func short(p string) string {
 	}
 	return fmt.Sprintf("%q… (%d bytes)", strings.ToValidUTF8(p[:max], ""), len(p))
 }
+
+// Fingerprint identifies a package folder's listing: every artifact's
+// path, size and checksum, and the reason it was not listed, if any. A
+// module is reused only while its package folder still has the
+// fingerprint recorded with its key.
+func Fingerprint(arts []report.Artifact, unpublished string) string {
+	h := sha256.New()
+	for _, a := range arts {
+		fmt.Fprintf(h, "%q %d %s\n", a.Path, a.Size, a.SHA256)
+	}
+	fmt.Fprintf(h, "unpublished %q\n", unpublished)
+	return hex.EncodeToString(h.Sum(nil))
+}

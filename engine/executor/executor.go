@@ -95,6 +95,13 @@ type Workspace interface {
 	// IsDir reports whether a folder exists; the answer may be memoized
 	// until PrepareDir wipes it.
 	IsDir(path string) bool
+	// Exists reports whether a path exists now (never memoized): a reuse
+	// checks every output of the module with it.
+	Exists(path string) bool
+	// Sync makes what the folders hold durable (on this host, the file
+	// system's syncfs): a module's key is recorded only after its outputs
+	// are synced.
+	Sync(dirs ...string) error
 	// Reachable checks that module steps can reach the given paths.
 	Reachable(paths ...string) error
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/autobuild/autobuild/sandbox"
 )
 
@@ -94,6 +96,29 @@ func (w *Local) IsDir(p string) bool {
 func (w *Local) Exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// Sync makes what the folders hold durable: one syncfs per file system
+// they are on (usually one: the build root's).
+func (w *Local) Sync(dirs ...string) error {
+	done := map[uint64]bool{}
+	for _, d := range dirs {
+		f, err := os.Open(d)
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(int(f.Fd()), &st)
+		if err == nil && !done[st.Dev] {
+			done[st.Dev] = true
+			err = unix.Syncfs(int(f.Fd()))
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // Reachable checks that the uids of module steps can reach every path
