@@ -50,6 +50,9 @@ type Options struct {
 	// ForceAll rebuilds every module; Force rebuilds the named ones.
 	ForceAll bool
 	Force    []string
+	// RetryFailed builds again the modules whose last build failed with
+	// the same inputs (by default they fail again without running).
+	RetryFailed bool
 }
 
 // Event is a progress report; the engine never imports the UI.
@@ -343,6 +346,9 @@ func (r *runner) pruneLogs() {
 	for _, m := range r.st.All() {
 		if m.Log != "" {
 			keep[filepath.Dir(m.Log)] = true
+		}
+		if m.Failed != nil && m.Failed.Log != "" {
+			keep[filepath.Dir(m.Failed.Log)] = true
 		}
 	}
 	root := filepath.Dir(r.logDir)

@@ -58,7 +58,19 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		Level: m.Trust, LevelRules: r.policy.Levels.Rules(m.Trust), Version: Version,
 	})
 
-	// 3. Reuse an identical earlier build: nothing is fetched, checked out
+	// 3. A build that failed with these very inputs fails again without
+	// running, until they change (or a retry is asked for).
+	if f := r.st.Get(m.Name).Failed; f != nil && f.Key == res.Key && !r.forced(m.Name) && !r.opts.RetryFailed {
+		res.State, res.FailedSince = report.Failed, f.Run
+		res.Reason = fmt.Sprintf("still failing since run %d: %s", f.Run, f.Reason)
+		if f.Log != "" && r.ws.Exists(f.Log) {
+			res.Log = f.Log
+		}
+		say("%s (not rebuilt: its inputs did not change; --retry-failed builds it again)", res.Reason)
+		return r.finish(i, res, log)
+	}
+
+	// 4. Reuse an identical earlier build: nothing is fetched, checked out
 	// or run.
 	if !r.forced(m.Name) && !r.cfg.Archive.Disabled && r.reuse(m, &res, say) {
 		// Sealed already, unless restored just now or left by an older
@@ -72,7 +84,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		return r.finish(i, res, log)
 	}
 
-	// 4. Check out: fetch only if the revision is new, then reset the work
+	// 5. Check out: fetch only if the revision is new, then reset the work
 	// tree and remove what an earlier build left, so every build starts
 	// from exactly the pinned content. The SCM's metadata lives in its own
 	// folder (Meta), which only this step writes: the build never gets it.
@@ -83,7 +95,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		return fail(err.Error())
 	}
 
-	// 5. Build, confined at the module's level.
+	// 6. Build, confined at the module's level.
 	closure := r.g.Closure(i)
 	var depNames, depRoots []string
 	var buildDeps []build.Dep
@@ -115,6 +127,11 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		r.confinement(m.Name, "build", err)
 		say("%s", err)
 		r.discard(i, dirs)
+		var be *build.Error
+		if errors.As(err, &be) && be.Err == nil {
+			// The build ran and failed: remembered with its key.
+			r.failed(m.Name, state.Failure{Key: res.Key, Run: r.counter, Reason: err.Error(), Log: res.Log})
+		}
 		return fail(err.Error())
 	}
 	res.State = report.Built
@@ -128,7 +145,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		return fail("seal the install root: " + err.Error())
 	}
 
-	// 6. Collect what the build left in its package folder, and record
+	// 7. Collect what the build left in its package folder, and record
 	// the result once all of it is on disk.
 	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
 	if err := r.done(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log,
@@ -139,7 +156,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	}
 	r.keys[i] = res.Key
 
-	// 7. Archive it, off the critical path: dependents start at once, and
+	// 8. Archive it, off the critical path: dependents start at once, and
 	// the run waits for the archive before publishing.
 	if !r.cfg.Archive.Disabled {
 		meta := archive.Meta{Module: m.Name, Key: res.Key, Run: r.counter, Revision: res.Revision,
@@ -307,6 +324,14 @@ func (r *runner) done(name string, rec state.Module, i int) error {
 		}
 		*s = rec
 	})
+}
+
+// failed remembers a build that failed, so that the same inputs fail
+// again without running.
+func (r *runner) failed(name string, f state.Failure) {
+	if err := r.st.Update(name, func(s *state.Module) { s.Failed = &f }); err != nil {
+		r.deps.Log.Warn("cannot remember the failed build", "module", name, "err", err)
+	}
 }
 
 // discard removes what a failed build left in the module's folders (its

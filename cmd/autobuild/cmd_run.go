@@ -22,10 +22,12 @@ import (
 
 // RunOptions are the flags of `autobuild run`.
 type RunOptions struct {
-	Jobs     int
-	Force    []string
-	Progress string
-	Secure   bool
+	Jobs  int
+	Force []string
+	// RetryFailed builds again modules that failed with unchanged inputs.
+	RetryFailed bool
+	Progress    string
+	Secure      bool
 }
 
 // AddFlags binds the options to the run command's flags.
@@ -33,6 +35,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.Jobs, "jobs", "j", 0, "modules built at once (default: workers from the config, else one per CPU)")
 	fs.StringSliceVar(&o.Force, "force", nil, "rebuild even if unchanged: --force for all modules, --force=a,b for some")
 	fs.Lookup("force").NoOptDefVal = "*"
+	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "build again the modules whose last build failed with the same inputs (by default they are reported still failing, not rebuilt)")
 	fs.BoolVar(&o.Secure, "secure", invokedSecure(), "run the engine itself confined (the default when invoked as autobuild-secure)")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (lines on a terminal, nothing under cron), plain, quiet")
 }
@@ -80,7 +83,7 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.Options{Workers: o.Jobs}
+	opts := engine.Options{Workers: o.Jobs, RetryFailed: o.RetryFailed}
 	for _, f := range o.Force {
 		if f == "*" {
 			opts.ForceAll = true

@@ -33,12 +33,17 @@ type Module struct {
 	// Key is the build's cache key.
 	Key string `json:"key,omitempty"`
 	// CachedFrom is the run whose build was reused (State Cached).
-	CachedFrom int           `json:"cached_from,omitempty"`
-	Level      string        `json:"level"`
-	Enforced   []string      `json:"enforced,omitempty"`
-	Missing    []string      `json:"missing,omitempty"`
-	Start      time.Time     `json:"start"`
-	Duration   time.Duration `json:"duration_ns"`
+	CachedFrom int `json:"cached_from,omitempty"`
+	// FailedSince is the run whose build failed with the same inputs:
+	// the module was not built again (State Failed).
+	FailedSince int      `json:"failed_since,omitempty"`
+	Level       string   `json:"level"`
+	Enforced    []string `json:"enforced,omitempty"`
+	Missing     []string `json:"missing,omitempty"`
+	// Start is when the module's pipeline started; absent for a module
+	// that never started (skipped).
+	Start    time.Time     `json:"start,omitzero"`
+	Duration time.Duration `json:"duration_ns"`
 	// Log is the module's log, relative to the published site.
 	Log string `json:"log,omitempty"`
 	// LogUnavailable says why the module's log is not on the site (it

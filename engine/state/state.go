@@ -54,11 +54,24 @@ type Module struct {
 	// folders ("build", "restore") when that began; it is cleared when
 	// they are complete. A run that finds it set rebuilds the module.
 	InProgress string `json:"in_progress,omitempty"`
+	// Failed remembers the last build that failed: with the same key, the
+	// module fails again without running, until its inputs change (or a
+	// retry is asked for).
+	Failed *Failure `json:"failed,omitempty"`
 	// Checkout is the revision the source folder holds.
 	Checkout string `json:"checkout,omitempty"`
 	// Pristine is the fingerprint of the work tree as checked out: when
 	// the tree still has it, no build has changed it.
 	Pristine string `json:"pristine,omitempty"`
+}
+
+// Failure is a build that failed, as remembered.
+type Failure struct {
+	Key    string `json:"key"`
+	Run    int    `json:"run"`
+	Reason string `json:"reason"`
+	// Log is the absolute path of that build's log.
+	Log string `json:"log,omitempty"`
 }
 
 // Modules is what the engine remembers of every module. It is safe for
@@ -170,8 +183,12 @@ func (s *Modules) Update(name string, f func(*Module)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.m[name]
+	if m.Failed != nil {
+		c := *m.Failed
+		m.Failed = &c
+	}
 	f(&m)
-	if m == s.m[name] {
+	if equal(m, s.m[name]) {
 		if _, err := os.Stat(s.file(name)); err == nil {
 			return nil
 		}
@@ -181,6 +198,12 @@ func (s *Modules) Update(name string, f func(*Module)) error {
 	}
 	s.m[name] = m
 	return nil
+}
+
+func equal(a, b Module) bool {
+	fa, fb := a.Failed, b.Failed
+	a.Failed, b.Failed = nil, nil
+	return a == b && (fa == nil) == (fb == nil) && (fa == nil || *fa == *fb)
 }
 
 // write replaces module name's file atomically and syncs it and its
