@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +15,7 @@ import (
 	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/executor"
 	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/sandbox"
 )
@@ -103,20 +103,56 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 		Executor: ex, Publishers: []publish.Publisher{site},
 		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),
 	})
-	if rep != nil && o.Progress != "quiet" && (err == nil || errors.Is(err, engine.ErrModulesFailed) || errors.Is(err, engine.ErrConfinement)) {
-		s := rep.Summarize()
-		fmt.Fprintf(g.stdout, "run %d: %d built, %d reused, %d failed, %d skipped in %s\nsite: %s\n",
-			rep.Counter, s.Built, s.Cached, s.Failed, s.Skipped, rep.Duration.Round(time.Millisecond),
-			filepath.Join(cfg.Publish.Dir, "index.html"))
+	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir}, err, staleLockAfter)
+}
+
+// staleLockAfter is how long a run may hold the lock before the runs it
+// keeps out say so.
+const staleLockAfter = 2 * time.Hour
+
+// reportRun prints what the run says on stdout and returns the error that
+// decides the exit code. Under cron (stdout not a terminal) a run says
+// nothing unless something needs the admin, so cron mails only then: a
+// module that failed in this run (its reason, log and the log's last
+// lines), an error of the run itself, or a lock held for longer than
+// staleAfter. A run kept out by a younger lock, or whose only failures are
+// modules still failing with unchanged inputs, exits with its status
+// quietly.
+func reportRun(w io.Writer, progress string, rr runReport, err error, staleAfter time.Duration) error {
+	var le *runlock.LockedError
+	if errors.As(err, &le) && time.Since(le.Since) < staleAfter {
+		return &silentError{err}
+	}
+	if rr.rep == nil || !(err == nil || errors.Is(err, engine.ErrModulesFailed) || errors.Is(err, engine.ErrConfinement)) {
+		return err
+	}
+	if progress != "quiet" && (progress == "plain" || isTerminal(w) || rr.news()) {
+		rr.write(w)
+	}
+	if errors.Is(err, engine.ErrModulesFailed) {
+		return &silentError{err} // the report said it
 	}
 	return err
 }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// silentError is an error already reported (or deliberately not): its
+// exit code stands, and nothing more is printed.
+type silentError struct{ err error }
+
+func (e *silentError) Error() string { return e.err.Error() }
+func (e *silentError) Unwrap() error { return e.err }
 
 // newProgress returns the progress renderer for a mode.
 func newProgress(mode string, w io.Writer) func(engine.Event) {
 	if mode == "auto" {
 		mode = "quiet"
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if isTerminal(w) {
 			mode = "plain"
 		}
 	}

@@ -66,7 +66,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	var silent *silentError
+	if err != nil && !errors.As(err, &silent) {
 		fmt.Fprintf(stderr, "autobuild: %v\n", err)
 	}
 	return exitCode(ctx, err)
