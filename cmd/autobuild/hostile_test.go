@@ -556,7 +556,7 @@ func TestSecureModeExitCodes(t *testing.T) {
 		t.Errorf("a good run under --secure: want exit 0:\n%s", r.dump())
 	}
 	testutil.Commit(t, repo, script(`exit 3`))
-	if r := f.run("--secure"); r.code != exitFailed || !strings.Contains(r.stderr, "1 failed") {
+	if r := f.run("--secure"); r.code != exitFailed || !strings.Contains(r.stdout, "FAILED m: ") {
 		t.Errorf("a failing module under --secure: want exit 1:\n%s", r.dump())
 	}
 	if sandbox.ProbeHost().SELinux {

@@ -67,8 +67,10 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	var silent *silentError
-	if err != nil && !errors.As(err, &silent) {
-		fmt.Fprintf(stderr, "autobuild: %v\n", err)
+	// The journal mails nobody: there an error kept quiet for cron is
+	// still said, with its priority.
+	if err != nil && (!errors.As(err, &silent) || toJournal(stderr)) {
+		fmt.Fprint(stderr, journalText(stderr, errorLevel(err), fmt.Sprintf("autobuild: %v\n", err)))
 	}
 	return exitCode(ctx, err)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/config"
 )
 
@@ -39,10 +38,12 @@ func (g *globals) logger() *slog.Logger {
 		lvl = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	if strings.EqualFold(g.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(g.stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(g.stderr, opts))
+	return slog.New(logHandler(g.stderr, func(w io.Writer) slog.Handler {
+		if strings.EqualFold(g.LogFormat, "json") {
+			return slog.NewJSONHandler(w, opts)
+		}
+		return slog.NewTextHandler(w, opts)
+	}))
 }
 
 func (g *globals) load() (*config.Config, error) { return config.Load(g.ConfigFile) }
@@ -64,10 +65,11 @@ SELinux domain per trust level, with per-module MCS categories, where SELinux
 is enabled. If a level cannot be enforced, the run refuses (exit 4).
 
 ` + exitCodesHelp,
-		Version:       engine.Version,
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(newRunCommand(g), newPlanCommand(g), newDoctorCommand(g), newStatusCommand(g))
