@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/autobuild/autobuild/engine/report"
@@ -56,14 +58,14 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 <table>
 <thead><tr><th>Module</th><th>Status</th><th>Revision</th><th>Trust level</th><th>Duration</th><th>Log</th><th>Artifacts</th></tr></thead>
 <tbody>
-{{range .Run.Modules}}<tr id="{{.Name}}">
+{{range .Modules}}<tr id="{{.Name}}">
 <td>{{.Name}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}</td>
 <td class="{{.State}}">{{.State}}{{if .Reason}}<br><small>{{.Reason}}</small>{{end}}</td>
 <td><code title="{{.Revision}}">{{short .Revision}}</code></td>
 <td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
 <td>{{dur .Duration}}</td>
-<td>{{if .Log}}<a href="{{.Log}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}</td>
-<td>{{$m := .Name}}{{range .Artifacts}}<a href="packages/{{$m}}/{{.Path}}">{{.Path}}</a> <small>{{size .Size}}</small><br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
+<td>{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}</td>
+<td>{{range .Files}}<a href="{{.URL}}" download>{{.Name}}</a> <small>{{size .Size}}</small><br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
 </tr>
 {{end}}</tbody>
 </table>
@@ -75,15 +77,55 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 </html>
 `))
 
-func renderIndex(w io.Writer, run *report.Run) error {
+// links makes the URL of a published file, from its path in the site
+// folder: each path element escaped as a URL path segment (any byte but
+// "/" and NUL may be in a name), after base ("" for a link relative to
+// the page, or Site.FilesURL).
+type links struct{ base string }
+
+func (l links) href(rel string) string {
+	parts := strings.Split(rel, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return l.base + strings.Join(parts, "/")
+}
+
+// pageModule is a module as index.html shows it.
+type pageModule struct {
+	report.Module
+	LogURL string
+	Files  []pageFile
+}
+
+// pageFile is a published artifact: its link and readable name.
+type pageFile struct {
+	URL, Name string
+	Size      int64
+}
+
+func renderIndex(w io.Writer, run *report.Run, l links) error {
 	s := run.Summarize()
 	verdict := "all modules built"
 	if !s.OK() {
 		verdict = fmt.Sprintf("%d failed, %d skipped", s.Failed, s.Skipped)
 	}
+	mods := make([]pageModule, len(run.Modules))
+	for i, m := range run.Modules {
+		mods[i].Module = m
+		if m.Log != "" {
+			mods[i].LogURL = l.href(m.Log)
+		}
+		for _, a := range m.Artifacts {
+			mods[i].Files = append(mods[i].Files, pageFile{
+				URL: l.href("packages/" + m.Name + "/" + a.Path), Name: readable(a.Path), Size: a.Size,
+			})
+		}
+	}
 	return index.Execute(w, struct {
 		Run     *report.Run
+		Modules []pageModule
 		Summary report.Summary
 		Verdict string
-	}{run, s, verdict})
+	}{run, mods, s, verdict})
 }

@@ -9,6 +9,28 @@
 // by replacing the public_html symlink atomically (renameio). A web server
 // never sees a half-written site, and a run that fails or is killed before
 // the swap leaves the previous site as it was.
+//
+// File names. An artifact's name is the build's to choose: any bytes but
+// "/" and NUL, UTF-8 or not. On disk the site keeps the exact name
+// (packages/<module>/<path>). Every link to it (index.html) escapes each
+// path element with url.PathEscape, bytes that are not UTF-8 included, so
+// "#", "?", "%2e%2e" or "\xff" in a name lead to exactly that file; the
+// page then escapes the link for HTML (html/template). What the page shows
+// as the name, and status.json's "path", is a readable form: the name
+// itself when it is UTF-8, else the name with each byte that is not UTF-8
+// written \xNN. For such a name status.json also gives "path_bytes", the
+// exact name in base64; without it, "path" is the exact name. Module names
+// must be UTF-8 (Publish fails otherwise; the configuration allows only
+// letters, digits and . _ + -).
+//
+// Build output on the site's origin. An artifact or a log is the build's
+// content: a web server may send it as HTML (by its name, or by sniffing
+// an unknown type), and its scripts then run as the status site itself.
+// Every artifact link carries the download attribute, so a click saves the
+// file instead of opening it; that does not stop a browser sent straight
+// to the file's URL. Site.FilesURL points every link to an artifact or a
+// log at another origin (a second web server or virtual host serving the
+// same folder), where a script can reach nothing of the status site.
 package publish
 
 import (
@@ -18,10 +40,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
@@ -47,9 +71,13 @@ type Input struct {
 //
 // Publish runs once per run, after every build has ended, with the run's
 // report and the files to publish; it must not change those files (nor
-// link them: a link is a way to change them later). When it fails, what
-// it published before stays as it was. Publishers do not run
-// concurrently with each other.
+// link them: a link is a way to change them later). One exception: a log
+// (which the engine created in its log folder, and which only a build
+// step's descriptor ever wrote) may be linked once no process holds it
+// open for writing, after its write bits are cleared if it has no other
+// link (LinkLog), so that it is stored once. When it fails, what it
+// published before stays as it was. Publishers do not run concurrently
+// with each other.
 //
 // The files are the modules' (a package folder belongs to the module's
 // uid) and may be anything: a file that cannot be published as the
@@ -71,13 +99,17 @@ const DefaultMaxFileSize int64 = 4 << 30
 // Sites and made live at Dir, a symlink swapped atomically. Keep sites
 // are kept (the live one included); older or unfinished ones are removed.
 //
-// Every file of a site is a copy the site made (0444), never a link to a
+// Every file of a site is read-only (0444) and never a link to a
 // module's file: a file a build changes after the run does not change a
-// site, and publishing changes no mode of the inputs. An artifact is
+// site, and publishing changes no mode of a module's files. An artifact
+// is a copy the site made (or the live site's own copy, when unchanged),
 // published only as collect described it (size and SHA-256, checked on
 // what is copied); a module whose artifacts cannot all be published has
 // none published, with the reason in report.Module.Unpublished, and the
-// rest of the run is published.
+// rest of the run is published. A log is a link to the engine's log when
+// LinkLog allows it (no process holds it open for writing), else a copy:
+// every site of a log that does not change (a reused module's) shares
+// one file with the log folder and the build archive.
 type Site struct {
 	Dir   string
 	Sites string
@@ -91,6 +123,47 @@ type Site struct {
 	// MaxFileSize bounds each published file (artifact or log), in
 	// bytes; zero means DefaultMaxFileSize.
 	MaxFileSize int64
+	// FilesURL, when set, is the base URL at which another origin (a
+	// second virtual host) serves the same site folder as Dir: every
+	// link to an artifact or a log points there (FilesURL + "packages/…",
+	// FilesURL + "logs/…"), never at the status site's own origin. It
+	// must be an absolute http or https URL without query or fragment
+	// (CheckFilesURL); a slash is added at its end if missing. Empty
+	// links them relative to the page.
+	FilesURL string
+}
+
+// CheckFilesURL checks a value for Site.FilesURL; the empty string is
+// valid (no separate origin).
+func CheckFilesURL(s string) error {
+	_, err := filesBase(s)
+	return err
+}
+
+// filesBase is the base every link to a published file starts with: ""
+// (relative to the page) or FilesURL, ending in "/".
+func filesBase(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("files URL %q: %v", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("files URL %q: must be an absolute http:// or https:// URL", s)
+	case u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("files URL %q: has no host", s)
+	case u.User != nil:
+		return "", fmt.Errorf("files URL %q: must not hold a user name or password", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return "", fmt.Errorf("files URL %q: must not have a query or a fragment", s)
+	}
+	b := u.String()
+	if !strings.HasSuffix(b, "/") {
+		b += "/"
+	}
+	return b, nil
 }
 
 // Name implements Publisher.
@@ -111,7 +184,7 @@ func checkInput(in Input) error {
 	}
 	seen := map[string]bool{}
 	for _, m := range in.Run.Modules {
-		if m.Name == "" || m.Name == "." || m.Name == ".." || strings.ContainsAny(m.Name, "/\x00") {
+		if m.Name == "" || m.Name == "." || m.Name == ".." || strings.ContainsAny(m.Name, "/\x00") || !utf8.ValidString(m.Name) {
 			return fmt.Errorf("module name %q cannot be published", m.Name)
 		}
 		if seen[m.Name] {
@@ -131,6 +204,10 @@ func (s *Site) maxFileSize() int64 {
 
 func (s *Site) write(ctx context.Context, in Input) (err error) {
 	public, sites, keep := s.Dir, s.Sites, s.Keep
+	base, err := filesBase(s.FilesURL)
+	if err != nil {
+		return err
+	}
 	if info, err := os.Lstat(public); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink: move it away, autobuild manages it", public)
 	}
@@ -187,7 +264,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 			return fmt.Errorf("artifacts of %s: %w", m.Name, err)
 		}
 	}
-	status, err := json.MarshalIndent(run, "", "  ")
+	status, err := json.MarshalIndent(statusOf(&run), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -203,7 +280,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	}
 	// index.html last: its presence marks a finished site (see prune).
 	var page bytes.Buffer
-	if err := renderIndex(&page, &run); err != nil {
+	if err := renderIndex(&page, &run, links{base: base}); err != nil {
 		return err
 	}
 	if err := writeFile(filepath.Join(dir, "index.html"), page.Bytes()); err != nil {
@@ -218,11 +295,13 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	return prune(sites, dir, keep)
 }
 
-// publishLog copies the module's log, named by the engine (or by a state
-// file, for a reused module), to logs/<module>.log. Only a regular file
-// below LogRoot, reached without a symlink and owned by the engine's uid,
-// is published; anything else is shown as unavailable, with the reason.
-// A log that does not exist is not shown. The error is the site's.
+// publishLog publishes the module's log, named by the engine (or by a
+// state file, for a reused module), as logs/<module>.log. Only a regular
+// file below LogRoot, reached without a symlink and owned by the engine's
+// uid, is published; anything else is shown as unavailable, with the
+// reason. A log that does not exist is not shown. The log is linked when
+// LinkLog allows it (no process holds it open for writing; see logs.go),
+// and copied otherwise. The error is the site's.
 func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
 	m.Log = ""
 	if log == "" {
@@ -266,6 +345,10 @@ func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
 	}
 	defer unix.Close(logs)
 	name := m.Name + ".log"
+	if LinkLog(src, logs, name, false) == nil {
+		m.Log = "logs/" + name
+		return nil
+	}
 	c, err := copyNew(logs, name, src, max)
 	if err != nil {
 		return unavailable(err)
@@ -470,7 +553,7 @@ func previousSite(public string) *prevSite {
 	if err != nil {
 		return p
 	}
-	var run report.Run
+	var run siteRun
 	if json.Unmarshal(b, &run) != nil {
 		return p
 	}
@@ -484,7 +567,11 @@ func previousSite(public string) *prevSite {
 			if p.artifacts[m.Name] == nil {
 				p.artifacts[m.Name] = map[string]report.Artifact{}
 			}
-			p.artifacts[m.Name][a.Path] = a
+			raw := a.Artifact
+			if a.PathBytes != nil {
+				raw.Path = string(a.PathBytes)
+			}
+			p.artifacts[m.Name][raw.Path] = raw
 		}
 	}
 	return p

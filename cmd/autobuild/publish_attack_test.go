@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
 
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/internal/testutil"
@@ -18,8 +23,9 @@ import (
 
 // The published site holds only files the engine made: copies of what
 // the builds listed, never links to them, and no file a state file names
-// from outside the engine's log folder. And one module's files cannot
-// stop the site of a run.
+// from outside the engine's log folder (a log is the engine's own file,
+// linked). One module's files cannot stop the site of a run. Any name a
+// build gives a file is linked right; a log is stored once.
 
 func sha(t *testing.T, p string) string {
 	t.Helper()
@@ -258,17 +264,20 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 	}
 	site := f.liveSite()
 	// A site's file may share its inode with the same file of an earlier
-	// site (an unchanged artifact is not copied again), never with
-	// anything outside the sites: count each inode's links inside them.
+	// site (an unchanged artifact is not copied again), and a log with
+	// the engine's log and the build archive's (a log is stored once);
+	// never with anything else: count each inode's links inside them.
 	inSites := map[uint64]uint64{}
-	filepath.WalkDir(filepath.Join(f.root, "sites"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				inSites[info.Sys().(*syscall.Stat_t).Ino]++
+	for _, dir := range []string{"sites", "log-root", "build-archive"} {
+		filepath.WalkDir(filepath.Join(f.root, dir), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && (dir == "sites" || strings.HasSuffix(p, ".log")) {
+				if info, err := d.Info(); err == nil {
+					inSites[info.Sys().(*syscall.Stat_t).Ino]++
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	n := 0
 	err := filepath.WalkDir(site, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -284,7 +293,7 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 			return nil
 		}
 		if st := info.Sys().(*syscall.Stat_t); uint64(st.Nlink) != inSites[st.Ino] {
-			t.Errorf("%s on the site has %d links, %d of them in the sites", p, st.Nlink, inSites[st.Ino])
+			t.Errorf("%s on the site has %d links, %d of them in the sites and (a log) the log folder and the archive", p, st.Nlink, inSites[st.Ino])
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -307,4 +316,229 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 		t.Errorf("the root-only file's mode: %v (%v)", info.Mode(), err)
 	}
 	shadowUnchanged()
+}
+
+// pageAnchor is an <a> of the live site's index.html.
+type pageAnchor struct {
+	href, text string
+	download   bool
+}
+
+func pageAnchors(t *testing.T, page []byte) []pageAnchor {
+	t.Helper()
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []pageAnchor
+	var text func(n *html.Node) string
+	text = func(n *html.Node) string {
+		if n.Type == html.TextNode {
+			return n.Data
+		}
+		var b strings.Builder
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			b.WriteString(text(c))
+		}
+		return b.String()
+	}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "a" {
+			l := pageAnchor{text: text(n)}
+			for _, a := range n.Attr {
+				switch a.Key {
+				case "href":
+					l.href = a.Val
+				case "download":
+					l.download = true
+				}
+			}
+			out = append(out, l)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return out
+}
+
+// (d) A build names its artifacts with "#", "?", "%2e%2e", "..%2f", a
+// newline and bytes that are not UTF-8 (Latin-1, a cut UTF-8 sequence),
+// one folder too: every link of index.html, resolved against the page's
+// URL as a browser does, leads to exactly the published file (its bytes
+// those of the build's file); each artifact has one link, with the
+// download attribute; the page and status.json are valid UTF-8, and
+// status.json's path_bytes gives the exact names.
+func TestPublishLinksAnyArtifactName(t *testing.T) {
+	f := newFarm(t)
+	names := []string{
+		"a#b.bin", "q?x=1&y=2.bin", "%2e%2e", "..%2f..%2fstatus.json", "100%.bin", "sp ace.bin",
+		"page.html", "new\nline.bin", "latin1-\xe9t\xe9.bin", "cut-\xc3.bin", "dir-\xff/f#1.bin",
+	}
+	var sh strings.Builder
+	sh.WriteString("cd \"$AUTOBUILD_PACKAGE_ROOT\"\nmkdir \"$(printf 'dir-\\377')\"\n")
+	for i, n := range names {
+		// printf's octal escapes make each byte; the content names it.
+		var oct strings.Builder
+		for _, c := range []byte(n) {
+			fmt.Fprintf(&oct, "\\%03o", c)
+		}
+		fmt.Fprintf(&sh, "printf 'artifact %d\\n' > \"$(printf '%s')\"\n", i, oct.String())
+	}
+	f.repo("names", script(sh.String()))
+	f.config("modules:\n  - {name: names, source: {url: repos/names}}\n")
+	if r := f.run(); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	pkg := filepath.Join(f.root, "package-root", "names")
+	for i, n := range names {
+		if b, err := os.ReadFile(filepath.Join(pkg, n)); err != nil || string(b) != fmt.Sprintf("artifact %d\n", i) {
+			t.Fatalf("control: the build did not make %q: %q %v", n, b, err)
+		}
+	}
+	site := f.liveSite()
+	page, err := os.ReadFile(filepath.Join(site, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(page) {
+		t.Error("index.html is not valid UTF-8")
+	}
+	pageURL, _ := url.Parse("https://ci.example.org/autobuild/index.html")
+	linked := map[string]int{}
+	for _, l := range pageAnchors(t, page) {
+		ref, err := url.Parse(l.href)
+		if err != nil {
+			t.Errorf("href %q: %v", l.href, err)
+			continue
+		}
+		u := pageURL.ResolveReference(ref)
+		rel, ok := strings.CutPrefix(u.EscapedPath(), "/autobuild/packages/names/")
+		if !ok {
+			continue // the log, status.json, the feed
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			t.Errorf("link %q (%q) has a query or fragment", l.href, l.text)
+			continue
+		}
+		var parts []string
+		for _, seg := range strings.Split(rel, "/") {
+			s, err := url.PathUnescape(seg)
+			if err != nil || s == "" || s == "." || s == ".." {
+				t.Errorf("link %q: segment %q is %q (%v)", l.href, seg, s, err)
+			}
+			parts = append(parts, s)
+		}
+		name := strings.Join(parts, "/")
+		linked[name]++
+		got, err := os.ReadFile(filepath.Join(site, "packages", "names", name))
+		want, _ := os.ReadFile(filepath.Join(pkg, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("link %q (%q) leads to %q, which is not the build's file (%v)", l.href, l.text, name, err)
+		}
+		if !l.download {
+			t.Errorf("link %q has no download attribute", l.href)
+		}
+		if !utf8.ValidString(name) && !strings.Contains(l.text, `\x`) {
+			t.Errorf("link %q shows %q, not the readable form", l.href, l.text)
+		}
+	}
+	for _, n := range names {
+		if linked[n] != 1 {
+			t.Errorf("%q is linked %d times, want once", n, linked[n])
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(site, "status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(raw) {
+		t.Error("status.json is not valid UTF-8")
+	}
+	var st struct {
+		Modules []struct {
+			Artifacts []struct {
+				Path      string `json:"path"`
+				PathBytes []byte `json:"path_bytes"`
+			} `json:"artifacts"`
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || len(st.Modules) != 1 {
+		t.Fatalf("status.json: %v", err)
+	}
+	exact := map[string]bool{}
+	for _, a := range st.Modules[0].Artifacts {
+		n := a.Path
+		if a.PathBytes != nil {
+			n = string(a.PathBytes)
+		}
+		exact[n] = true
+	}
+	for _, n := range names {
+		if !exact[n] {
+			t.Errorf("status.json does not give %q", n)
+		}
+	}
+}
+
+// blocksOf is what du counts below the roots: each inode's blocks once.
+func blocksOf(t *testing.T, roots ...string) int64 {
+	t.Helper()
+	seen := map[uint64]bool{}
+	var total int64
+	for _, root := range roots {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				if st := info.Sys().(*syscall.Stat_t); !seen[st.Ino] {
+					seen[st.Ino] = true
+					total += st.Blocks * 512
+				}
+			}
+			return nil
+		})
+	}
+	return total
+}
+
+// (e) A module whose build writes a 24 MB log, then three runs that
+// change nothing, three sites kept, the build archive on: the log is on
+// disk once (log folder, archive and every site share its file), not
+// five times; the live site's log is the engine's, read-only.
+func TestLogStoredOnceAcrossRuns(t *testing.T) {
+	f := newFarm(t)
+	f.repo("big", script(`yes "a line of build output, as long as most" | head -c 24000000
+echo pkg > "$AUTOBUILD_PACKAGE_ROOT/big.bin"`))
+	f.config("publish: {keep: 3}\nmodules:\n  - {name: big, source: {url: repos/big}}\n")
+	for i := 1; i <= 4; i++ {
+		if r := f.run(); r.code != 0 {
+			t.Fatal(r.dump())
+		}
+	}
+	m := module(f.status(), "big")
+	if m.State != report.Cached || m.CachedFrom != 1 {
+		t.Fatalf("big: %s (%s), want reused from run 1", m.State, m.Reason)
+	}
+	engineLog := filepath.Join(f.root, "log-root", "1", "big.log")
+	li, err := os.Stat(engineLog)
+	if err != nil || li.Size() < 24000000 {
+		t.Fatalf("control: the build's log: %v", err)
+	}
+	logBlocks := li.Sys().(*syscall.Stat_t).Blocks * 512
+	use := blocksOf(t, filepath.Join(f.root, "log-root"), filepath.Join(f.root, "build-archive"), filepath.Join(f.root, "sites"))
+	t.Logf("a log of %d bytes: log-root, build-archive and 3 sites take %d bytes after 4 runs", logBlocks, use)
+	if use > logBlocks+logBlocks/8 {
+		t.Errorf("%d bytes on disk for a log of %d: stored more than once", use, logBlocks)
+	}
+	published, err := os.Stat(filepath.Join(f.root, "public_html", m.Log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(published, li) || published.Mode().Perm() != 0o444 {
+		t.Errorf("the live site's log is not the engine's read-only file (mode %v)", published.Mode())
+	}
 }

@@ -7,6 +7,15 @@
 // manifest of every file's SHA-256; an entry that does not match its
 // manifest is corrupt: Lookup removes it and reports a miss, so it is
 // rebuilt, never used.
+//
+// A log is stored once. build.log is a hard link to the engine's log,
+// and a restored log a hard link to build.log, wherever publish.LinkLog
+// allows it (the engine's own file, read-only: its write bits are
+// cleared on the way when it has no other link; the same file system and
+// SELinux type); else a copy. Either way build.log is read-only (0444).
+// The engine may still hold the log open when its build is archived: a
+// later write to it would make the entry fail its manifest, and be
+// rebuilt, never used.
 package archive
 
 import (
@@ -21,7 +30,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/autobuild/autobuild/publish"
 )
 
 // Meta describes an entry.
@@ -72,8 +84,8 @@ func (a *Archive) Store(m Meta, p Parts) (err error) {
 		}
 	}
 	if p.Log != "" {
-		if err := copyFile(p.Log, filepath.Join(tmp, "build.log"), 0o644); err != nil {
-			return err
+		if err := shareLog(p.Log, filepath.Join(tmp, "build.log")); err != nil {
+			return fmt.Errorf("archive %s: log: %w", m.Module, err)
 		}
 	}
 	if m.Files, err = manifest(tmp); err != nil {
@@ -142,7 +154,54 @@ func (a *Archive) Restore(module, key string, p Parts) error {
 		}
 	}
 	if p.Log != "" {
-		return copyFile(filepath.Join(dir, "build.log"), p.Log, 0o644)
+		if err := os.Remove(p.Log); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return shareLog(filepath.Join(dir, "build.log"), p.Log)
+	}
+	return nil
+}
+
+// shareLog makes to, a new file, the log at from: a hard link when
+// publish.LinkLog allows it, else a copy; read-only either way.
+func shareLog(from, to string) error {
+	in, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", from)
+	}
+	dir, err := os.Open(filepath.Dir(to))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if publish.LinkLog(in, int(dir.Fd()), filepath.Base(to), true) == nil {
+		return nil
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := out.Chmod(0o444); err != nil { // exact, whatever the umask
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(to)
+		return err
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,8 +376,11 @@ func TestCorruptEntryIsDetectedAndRemoved(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &archive.Archive{Dir: t.TempDir(), Keep: 3}
-			b := newBuild(t, richInstall, map[string]node{"x.deb": {body: "deb", mode: 0o644}}, "the log\n")
+			// Each entry from a build of its own, with its own log: the
+			// entries of one log share its file (stored once), so damage
+			// to it would be every such entry's.
 			for _, key := range []string{"k0", "k1"} {
+				b := newBuild(t, richInstall, map[string]node{"x.deb": {body: "deb", mode: 0o644}}, "the log of "+key+"\n")
 				if err := a.Store(meta("demo", key), b.parts); err != nil {
 					t.Fatal(err)
 				}
@@ -592,4 +596,135 @@ func TestModesKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTree(t, "install", readTree(t, p.Install), tree)
+}
+
+// fileID is a file's inode and link count, mode and disk blocks.
+func fileID(t *testing.T, p string) (ino, nlink uint64, mode fs.FileMode, blocks int64) {
+	t.Helper()
+	info, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := info.Sys().(*syscall.Stat_t)
+	return st.Ino, uint64(st.Nlink), info.Mode(), st.Blocks
+}
+
+// A log is stored once: the entry's build.log is the engine's log (made
+// read-only), and so is the log Restore puts back; the disk holds its
+// blocks once. A log that has another link, or that not everyone may
+// read, is copied and its mode left alone (control).
+func TestLogStoredOnce(t *testing.T) {
+	body := strings.Repeat("compiling a big module\n", 100000) // 2.3 MB
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, log string)
+		linked bool
+		mode   fs.FileMode // of the engine's log afterwards
+	}{
+		{"the engine's log", func(*testing.T, string) {}, true, 0o444},
+		{"already read-only", func(t *testing.T, log string) { os.Chmod(log, 0o444) }, true, 0o444},
+		{"another link to it", func(t *testing.T, log string) {
+			if err := os.Link(log, filepath.Join(t.TempDir(), "elsewhere")); err != nil {
+				t.Fatal(err)
+			}
+		}, false, 0o644},
+		{"not readable by all", func(t *testing.T, log string) { os.Chmod(log, 0o600) }, false, 0o600},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &archive.Archive{Dir: t.TempDir(), Keep: 3}
+			b := newBuild(t, map[string]node{"f": {body: "x", mode: 0o644}}, nil, body)
+			tc.setup(t, b.parts.Log)
+			if err := a.Store(meta("demo", "k"), b.parts); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			p := archive.Parts{Install: filepath.Join(out, "i"), Package: filepath.Join(out, "p"), Log: filepath.Join(out, "restored.log")}
+			if err := a.Restore("demo", "k", p); err != nil {
+				t.Fatal(err)
+			}
+			logIno, _, logMode, logBlocks := fileID(t, b.parts.Log)
+			entryIno, _, entryMode, entryBlocks := fileID(t, filepath.Join(a.Dir, "demo", "k", "build.log"))
+			restIno, _, restMode, restBlocks := fileID(t, p.Log)
+			if logMode.Perm() != tc.mode {
+				t.Errorf("the engine's log is now %v, want %v", logMode, tc.mode)
+			}
+			if entryMode.Perm() != 0o444 || restMode.Perm() != 0o444 {
+				t.Errorf("build.log %v, restored log %v: want both 0444", entryMode, restMode)
+			}
+			if b, _ := os.ReadFile(p.Log); string(b) != body {
+				t.Errorf("the restored log differs (%d bytes)", len(b))
+			}
+			blocks := map[uint64]int64{logIno: logBlocks, entryIno: entryBlocks, restIno: restBlocks}
+			var total int64
+			for _, n := range blocks {
+				total += n
+			}
+			t.Logf("log %d blocks; log, entry and restored log take %d blocks in %d files", logBlocks, total, len(blocks))
+			if tc.linked {
+				if entryIno != logIno || restIno != logIno || total != logBlocks {
+					t.Errorf("stored more than once: inodes %d, %d, %d; %d blocks for a log of %d", logIno, entryIno, restIno, total, logBlocks)
+				}
+			} else if entryIno == logIno {
+				t.Errorf("build.log is the engine's log, linked although %s", tc.name)
+			}
+			if _, err := a.Lookup("demo", "k"); err != nil {
+				t.Errorf("Lookup: %v", err)
+			}
+		})
+	}
+}
+
+// The engine still holds the log open when its build is archived. Were
+// it written after (by the engine, or a process of the build that
+// survived its step), the linked build.log changes with it: the entry
+// then fails its manifest and is rebuilt, never used.
+func TestLogWrittenAfterStoreIsNeverRestored(t *testing.T) {
+	a := &archive.Archive{Dir: t.TempDir(), Keep: 3}
+	b := newBuild(t, map[string]node{"f": {body: "x", mode: 0o644}}, nil, "the build's log\n")
+	w, err := os.OpenFile(b.parts.Log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := a.Store(meta("demo", "k"), b.parts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Lookup("demo", "k"); err != nil {
+		t.Fatalf("Lookup before the late write: %v", err)
+	}
+	if _, err := w.WriteString("written after the build was archived\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Lookup("demo", "k"); !errors.Is(err, archive.ErrCorrupt) {
+		t.Errorf("Lookup after the log changed = %v, want ErrCorrupt", err)
+	}
+}
+
+// Restore never writes into a file that is there already: a log path
+// that is a link to another file is replaced, and that file unchanged.
+func TestRestoreReplacesAnExistingLog(t *testing.T) {
+	a := &archive.Archive{Dir: t.TempDir(), Keep: 3}
+	b := newBuild(t, map[string]node{"f": {body: "x", mode: 0o644}}, nil, "archived log\n")
+	if err := a.Store(meta("demo", "k"), b.parts); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	other := filepath.Join(out, "other")
+	if err := os.WriteFile(other, []byte("another file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := archive.Parts{Install: filepath.Join(out, "i"), Package: filepath.Join(out, "p"), Log: filepath.Join(out, "restored.log")}
+	if err := os.Link(other, p.Log); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Restore("demo", "k", p); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(other); string(got) != "another file\n" {
+		t.Errorf("the file the log path linked to now holds %q", got)
+	}
+	if got, _ := os.ReadFile(p.Log); string(got) != "archived log\n" {
+		t.Errorf("restored log %q", got)
+	}
 }

@@ -22,8 +22,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Name", func(t *testing.T) { testName(t, h) })
 	t.Run("Publish", func(t *testing.T) { testPublish(t, h) })
 	t.Run("InputsUnchanged", func(t *testing.T) { testInputsUnchanged(t, h) })
+	t.Run("InputsOpenForWriting", func(t *testing.T) { testInputsOpenForWriting(t, h) })
 	t.Run("UnpublishableFile", func(t *testing.T) { testUnpublishableFile(t, h) })
 	t.Run("NextRun", func(t *testing.T) { testNextRun(t, h) })
 	t.Run("FailureKeepsPrevious", func(t *testing.T) { testFailureKeepsPrevious(t, h) })
@@ -307,14 +310,27 @@ func testInputsUnchanged(t *testing.T, h Harness) {
 	})
 }
 
+// isLog reports whether the input at rel (below the inputs' root) is a
+// log: the engine's, which a publisher may link (see publish.Publisher).
+func isLog(rel string) bool { return strings.HasPrefix(rel, "logs/") }
+
+// sealed reports whether a log went from b to a as publish.LinkLog may
+// take it: its write bits cleared, when it was readable by all and had
+// no other link.
+func sealed(b, a fileState) bool {
+	return b.nlink == 1 && b.mode.Perm()&^0o222 == 0o444 && a.mode == b.mode&^0o222
+}
+
 // checkInputsUnchanged compares the inputs' states before and after a
 // Publish: contents, sizes, mtimes, modes, folder listings, link counts.
+// A log may gain links and lose its write bits (see publish.Publisher);
+// testInputsOpenForWriting shows such a link cannot change the site.
 func checkInputsUnchanged(t *testing.T, before, after map[string]fileState) {
 	t.Helper()
 	// linked lists the inputs that gained a hard link.
 	var linked []string
 	for _, k := range sortedKeys(before) {
-		if a, ok := after[k]; ok && !before[k].dir && a.nlink != before[k].nlink {
+		if a, ok := after[k]; ok && !before[k].dir && a.nlink != before[k].nlink && !isLog(k) {
 			linked = append(linked, fmt.Sprintf("%s (Nlink %d -> %d)", k, before[k].nlink, a.nlink))
 		}
 	}
@@ -376,7 +392,7 @@ func checkInputsUnchanged(t *testing.T, before, after map[string]fileState) {
 			if _, ok := after[k]; !ok {
 				continue // reported by ContentSizeMtime
 			}
-			if a.mode != b.mode {
+			if a.mode != b.mode && !(isLog(k) && sealed(b, a)) {
 				t.Errorf("input %s: mode %v, was %v", k, a.mode, b.mode)
 			}
 		}
@@ -387,6 +403,78 @@ func checkInputsUnchanged(t *testing.T, before, after map[string]fileState) {
 				strings.Join(linked, ", "))
 		}
 	})
+}
+
+// testInputsOpenForWriting: a process of a build step that outlived its
+// step still holds its log (and an artifact) open for writing, and writes
+// through it after the Publish. What the publisher made visible does not
+// change: it linked no file that can still be written.
+func testInputsOpenForWriting(t *testing.T, h Harness) {
+	dir := t.TempDir()
+	p := h.New(t, dir)
+	ins := newInputs(t, 1)
+	var writers []*writer
+	for _, rel := range []string{"logs/" + builtName + ".log", "logs/" + failedName + ".log", "pkg/" + builtName + "/built_1.0_amd64.deb"} {
+		writers = append(writers, startWriter(t, filepath.Join(ins.root, filepath.FromSlash(rel))))
+	}
+	// The artifact's entry must still match: the late write comes after.
+	publishOK(t, p, ins.in)
+	published := snapshot(t, h, dir)
+	for _, w := range writers {
+		w.write(t, "WRITTEN AFTER THE RUN")
+	}
+	// Control: the writes reached the inputs.
+	for _, w := range writers {
+		if b, err := os.ReadFile(w.path); err != nil || !strings.Contains(string(b), "WRITTEN AFTER THE RUN") {
+			t.Fatalf("control: the late write did not reach %s (%v)", w.path, err)
+		}
+	}
+	sameSnapshot(t, "a write to an input after Publish", snapshot(t, h, dir), published)
+}
+
+// writer is a real process that holds a file open for writing (its
+// stdout, opened O_APPEND as a step's log is), and writes one line to it
+// when told.
+type writer struct {
+	path  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+func startWriter(t *testing.T, path string) *writer {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // the child keeps its own descriptor
+	cmd := exec.Command("/bin/sh", "-c", `IFS= read -r line; printf '%s\n' "$line"`)
+	cmd.Stdout = f
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{path: path, cmd: cmd, stdin: stdin}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return w
+}
+
+func (w *writer) write(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(w.stdin, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	w.stdin.Close()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("the writer of %s: %v", w.path, err)
+	}
 }
 
 func testNextRun(t *testing.T, h Harness) {

@@ -67,7 +67,14 @@ func (c *copier) Publish(ctx context.Context, in publish.Input) (err error) {
 			return fmt.Errorf("module name %q", m.Name)
 		}
 		f := in.Files[m.Name]
-		if f.Log != "" {
+		if f.Log != "" && c.flaw == "link logs" { // even one still open for writing
+			if err := os.MkdirAll(filepath.Join(out, "logs"), 0o755); err != nil {
+				return err
+			}
+			if err := os.Link(f.Log, filepath.Join(out, "logs", m.Name+".log")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		} else if f.Log != "" {
 			if err := copyTo(f.Log, filepath.Join(out, "logs", m.Name+".log"), ""); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -224,6 +231,8 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{"chmod input", "InputsUnchanged/Mode"},
 		{"temp file in input", "InputsUnchanged/Listing"},
 		{"hard link", "InputsUnchanged/NoHardLink"},
+		{"hard link", "InputsOpenForWriting"},
+		{"link logs", "InputsOpenForWriting"},
 		{"fails on a bad file", "UnpublishableFile/missing"},
 		{"fails on a bad file", "UnpublishableFile/symlink"},
 		{"in place", "FailureKeepsPrevious"},
