@@ -39,6 +39,12 @@
 //     engine's steps if the engine dies, and Scope.Reap kills what a dead
 //     engine left, before the next run touches its folders.
 //
+// A step's output reaches its writers through a pipe the engine reads
+// when Step.OutputLimit bounds it (output_linux.go, which says when an
+// SELinux host rules that out), so the step's file size limit does not
+// apply to it; a step that a limit ended says which in Result.Exhausted
+// (reason_linux.go).
+//
 // Fail closed: Host.Check lists what a profile needs and this host lacks;
 // Run refuses such a step with ErrUnsupported unless the profile allows
 // weaker enforcement, and then Result.Missing says what was not enforced.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,8 +24,41 @@ import (
 const HelperArg = "__sandbox-exec"
 
 // specEnv carries the helper's instructions from the engine to the child.
-// The helper removes it before it execs the step's command.
+// The helper removes it before it execs the step's command. A spec longer
+// than specChunk continues in specEnv_1, specEnv_2, …: Linux refuses an
+// exec with any one environment string over 128 KiB (MAX_ARG_STRLEN), and
+// a step with hundreds of dependencies names each of their install roots.
 const specEnv = "AUTOBUILD_SANDBOX_SPEC"
+
+// specChunk is the most of the spec one variable carries.
+const specChunk = 64 << 10
+
+// specVars is the spec as environment strings.
+func specVars(spec []byte) []string {
+	var vars []string
+	for i := 0; len(spec) > 0 || i == 0; i++ {
+		n := min(len(spec), specChunk)
+		name := specEnv
+		if i > 0 {
+			name += "_" + strconv.Itoa(i)
+		}
+		vars = append(vars, name+"="+string(spec[:n]))
+		spec = spec[n:]
+	}
+	return vars
+}
+
+// withoutSpec is env without any variable of the spec's names: only the
+// engine gives the helper its instructions.
+func withoutSpec(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, e := range env {
+		if name, _, _ := strings.Cut(e, "="); name != specEnv && !strings.HasPrefix(name, specEnv+"_") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // helperSpec is what the helper needs to confine itself and exec.
 type helperSpec struct {
@@ -90,14 +124,23 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	tree := r.track(step, cmd.SysProcAttr)
 	defer tree.release()
 	cmd.Dir = step.Dir
-	// Output goes to files directly. Any other writer gets a pipe of our
-	// own, so Wait returns when the step exits, not when the last process
-	// holding the pipe does: the group kill below then closes it.
-	var out outputs
-	stdout := out.file(step.Stdout)
+	labelled := step.Profile.SELinuxLabel != "" && r.Host.SELinux
+	// Output goes to files directly, unless it is limited (output_linux.go).
+	// Any other writer gets a pipe of our own, so Wait returns when the
+	// step exits, not when the last process holding the pipe does: the
+	// group kill below then closes it.
+	out := outputs{limit: step.OutputLimit, direct: labelled && !stepWritesEnginePipes()}
+	stdout, err := out.file(step.Stdout)
 	stderr := stdout
-	if step.Stderr != step.Stdout {
-		stderr = out.file(step.Stderr)
+	if err == nil && step.Stderr != step.Stdout {
+		stderr, err = out.file(step.Stderr)
+	}
+	if err != nil {
+		out.wait()
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
+		}
+		return Result{}, err
 	}
 	// Typed nils would make exec think an output was given.
 	if stdout != nil {
@@ -116,7 +159,6 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	cmd.WaitDelay = outputGrace
 
 	start := time.Now()
-	labelled := step.Profile.SELinuxLabel != "" && r.Host.SELinux
 	err = startLabelled(cmd, step.Profile.SELinuxLabel, r.Host.SELinux)
 	out.started()
 	// The child has its copy of the status pipe's write end; with ours
@@ -143,7 +185,7 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	_ = killGroup(cmd.Process.Pid)
 	tree.release()
 	out.wait()
-	res := Result{Duration: time.Since(start), Enforced: enforced, Missing: missing}
+	res := Result{Duration: time.Since(start), Enforced: enforced, Missing: missing, OutputDiscarded: out.discarded}
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	if res.ExitCode < 0 {
 		res.ExitCode = 128 + int(cmd.ProcessState.Sys().(syscall.WaitStatus).Signal())
@@ -156,6 +198,8 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 		if res.ExitCode == 0 {
 			res.ExitCode = -1
 		}
+	} else if res.ExitCode != 0 {
+		res.Exhausted = exhausted(step.Profile, cmd.ProcessState)
 	}
 	// A record on the status pipe means the command never ran, whatever
 	// the exit code says: a helper's 125 is no build failure.
@@ -272,7 +316,7 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		return nil, nil, fmt.Errorf("sandbox: status pipe: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, r.Self, HelperArg)
-	cmd.Env = append(append([]string{}, step.Env...), specEnv+"="+string(spec))
+	cmd.Env = append(withoutSpec(step.Env), specVars(spec)...)
 	cmd.SysProcAttr = attr
 	cmd.ExtraFiles = []*os.File{pw}
 	return cmd, pr, nil
@@ -345,68 +389,3 @@ func killGroup(pid int) error {
 	}
 	return err
 }
-
-// outputs gives a child files for its output: a writer that is a file
-// itself, or the write end of a pipe that a goroutine copies into the
-// writer.
-type outputs struct {
-	ends  []*os.File // the child's ends, closed in the parent after start
-	reads []*os.File // our ends
-	waits []chan error
-}
-
-func (o *outputs) file(w io.Writer) *os.File {
-	if w == nil {
-		return nil
-	}
-	if f, ok := w.(*os.File); ok {
-		return f
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(w, pr)
-		done <- err
-	}()
-	o.ends = append(o.ends, pw)
-	o.reads = append(o.reads, pr)
-	o.waits = append(o.waits, done)
-	return pw
-}
-
-// started closes the parent's copies of the child's ends.
-func (o *outputs) started() {
-	for _, f := range o.ends {
-		f.Close()
-	}
-	o.ends = nil
-}
-
-// wait waits for the copies to finish (every writer has closed), but not
-// longer than outputGrace: a process that escaped the step's process
-// group (possible only unconfined) may hold a pipe open for ever.
-func (o *outputs) wait() {
-	o.started()
-	timer := time.NewTimer(outputGrace)
-	defer timer.Stop()
-	expired := false
-	for i, d := range o.waits {
-		if !expired {
-			select {
-			case <-d:
-				o.reads[i].Close()
-				continue
-			case <-timer.C:
-				expired = true
-			}
-		}
-		o.reads[i].Close() // unblocks the copy
-		<-d
-	}
-}
-
-// outputGrace bounds how long output may trail the step's exit.
-const outputGrace = 5 * time.Second

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -114,7 +115,7 @@ func helperMain(status int) (stage string, err error) {
 	if builtWithCgo {
 		return StageConfine, fmt.Errorf("this autobuild binary was built with cgo; rebuild it with CGO_ENABLED=0 (make does)")
 	}
-	raw := os.Getenv(specEnv)
+	raw := readSpec()
 	if raw == "" {
 		return StageConfine, fmt.Errorf("%s is not set: the helper mode is for the engine only", specEnv)
 	}
@@ -125,8 +126,6 @@ func helperMain(status int) (stage string, err error) {
 	if len(spec.Args) == 0 {
 		return StageConfine, fmt.Errorf("decode spec: no command")
 	}
-	// The spec is for us, not for the build.
-	os.Unsetenv(specEnv)
 	p := spec.Profile
 
 	// Resolve the command while PATH lookups still see everything.
@@ -160,6 +159,25 @@ func helperMain(status int) (stage string, err error) {
 	// pipe is not.
 	err = syscall.Exec(path, spec.Args, os.Environ())
 	return StageExec, fmt.Errorf("exec %s: %w", path, err)
+}
+
+// readSpec returns the spec the engine put in the environment (specVars)
+// and removes it from there: it is for the helper, not for the build.
+func readSpec() string {
+	var b strings.Builder
+	for i := 0; ; i++ {
+		name := specEnv
+		if i > 0 {
+			name += "_" + strconv.Itoa(i)
+		}
+		part, ok := os.LookupEnv(name)
+		if !ok {
+			break
+		}
+		b.WriteString(part)
+		os.Unsetenv(name)
+	}
+	return b.String()
 }
 
 // confine applies, in order, the in-child mechanisms of p. spec gives the
@@ -258,12 +276,20 @@ func armParentDeath(parent, status int) error {
 	return nil
 }
 
+// setLimits applies l. Each limit is both soft and hard, except CPU
+// time: its hard limit lies one second beyond, so a process that reaches
+// the limit gets SIGXCPU, which names the cause (at the hard limit the
+// kernel sends SIGKILL, which names nothing); one that ignores SIGXCPU is
+// killed a second later.
 func setLimits(l Limits) error {
 	set := func(name string, res int, v int64) error {
 		if v <= 0 {
 			return nil
 		}
 		lim := unix.Rlimit{Cur: uint64(v), Max: uint64(v)}
+		if res == unix.RLIMIT_CPU {
+			lim.Max++
+		}
 		if err := unix.Setrlimit(res, &lim); err != nil {
 			return fmt.Errorf("setrlimit %s=%d: %w", name, v, err)
 		}

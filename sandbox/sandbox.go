@@ -52,6 +52,17 @@ type Step struct {
 	Env  []string
 	// Stdout and Stderr receive the step's output (usually its log file).
 	Stdout, Stderr io.Writer
+	// OutputLimit bounds the bytes of output each of Stdout and Stderr
+	// receives (one bound when they are the same writer, as a log is);
+	// 0: none. The step's output then goes through a pipe the engine
+	// reads, never straight into a file, so no file size limit of the
+	// step applies to it. What lies beyond the limit is read and
+	// discarded (the step runs on unaware), except its end: the writer
+	// gets the first part of the output, a line that says how much was
+	// discarded ("autobuild: log truncated: ..."), and the output's last
+	// part (a quarter of the limit, at most 1 MiB), which together stay
+	// within the limit.
+	OutputLimit int64
 	// Timeout bounds the step's wall-clock time (0: none). When it
 	// expires, the step's whole process tree is killed.
 	Timeout time.Duration
@@ -79,6 +90,18 @@ type Result struct {
 	// Missing lists mechanisms the profile asked for that this host lacks
 	// (only non-empty with Profile.AllowWeaker).
 	Missing []string
+	// OutputDiscarded is how many bytes of the step's output did not reach
+	// Stdout and Stderr: beyond Step.OutputLimit, or lost to a writer
+	// that failed.
+	OutputDiscarded int64
+	// Exhausted names the resource the step ran out of, when that is
+	// known to have ended it: a file size or CPU time limit (its signal,
+	// SIGXFSZ or SIGXCPU, killed the command, or a process of it as a
+	// shell reports that: exit status 128+n), or a full file system among
+	// the folders it writes. Empty otherwise, and when it timed out or
+	// was cancelled. A memory limit (RLIMIT_AS) makes allocations fail
+	// rather than kill: the step's own messages say so.
+	Exhausted string
 }
 
 // Runner starts steps. It is the one place the engine starts processes.
@@ -159,4 +182,31 @@ func (e *StepError) Error() string {
 // apart from a module that failed.
 func (e *StepError) Is(target error) bool {
 	return target == ErrUnsupported && e.Stage == StageConfine
+}
+
+// Space is what a file system has (DiskSpace).
+type Space struct {
+	// Free and Total are bytes; Free is what an ordinary user may still
+	// write.
+	Free, Total int64
+	// Inodes is 0 on a file system with no fixed number of them.
+	FreeInodes, Inodes int64
+}
+
+// Size writes a byte count the way limits are given: "64 MiB", "1 GiB",
+// "1.5 MiB", "512 bytes".
+func Size(n int64) string {
+	units := []struct {
+		size int64
+		name string
+	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}}
+	for _, u := range units {
+		if n >= u.size {
+			if n%u.size == 0 {
+				return fmt.Sprintf("%d %s", n/u.size, u.name)
+			}
+			return fmt.Sprintf("%.1f %s", float64(n)/float64(u.size), u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -20,7 +20,10 @@ func TestEnv(t *testing.T) {
 		Profile: sandbox.Profile{Level: "isolated"},
 	}
 	exists := map[string]bool{"/b/inst/lib-foo.x/usr/bin": true, "/b/inst/lib-foo.x/usr/lib": true, "/b/inst/z/usr/include": true}
-	env := Env(req, func(p string) bool { return exists[p] })
+	env, notes := Env(req, func(p string) bool { return exists[p] })
+	if len(notes) > 0 {
+		t.Errorf("notes for two dependencies: %q", notes)
+	}
 	want := []string{
 		"PATH=/b/inst/lib-foo.x/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=/b/tmp/app", "TMPDIR=/b/tmp/app",
@@ -28,7 +31,7 @@ func TestEnv(t *testing.T) {
 		"CPATH=/b/inst/z/usr/include",
 		"AUTOBUILD_MODULE=app", "AUTOBUILD_SOURCE_ROOT=/b/src/app", "AUTOBUILD_INSTALL_ROOT=/b/inst/app",
 		"AUTOBUILD_PACKAGE_ROOT=/b/pkg/app", "AUTOBUILD_COUNTER=7", "AUTOBUILD_TIMESTAMP=2026-01-02T02:04:05Z",
-		"AUTOBUILD_REVISION=abc", "AUTOBUILD_LEVEL=isolated",
+		"AUTOBUILD_REVISION=abc", "AUTOBUILD_LEVEL=isolated", "AUTOBUILD_DEPS_FILE=/b/tmp/app/.autobuild-deps",
 		"AUTOBUILD_DEP_ROOTS=/b/inst/lib-foo.x:/b/inst/z",
 		"AUTOBUILD_DEP_LIB_FOO_X_ROOT=/b/inst/lib-foo.x", "AUTOBUILD_DEP_Z_ROOT=/b/inst/z",
 		"CFLAGS=-O2",

@@ -16,6 +16,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/autobuild/autobuild/engine/workspace"
@@ -34,6 +35,12 @@ type Step struct {
 	Env  []string
 	// Stdout and Stderr receive the step's output (the module's log).
 	Stdout, Stderr io.Writer
+	// LogLimit bounds the output the log receives from this one step
+	// (0: DefaultLogLimit): what lies beyond is discarded, save the
+	// output's end, and a line in the log says how much was
+	// (sandbox.Step.OutputLimit); Result.OutputDiscarded counts it. The
+	// log never meets the step's file size limit.
+	LogLimit int64
 	// Timeout bounds the step's wall-clock time; its whole process tree is
 	// killed when it expires.
 	Timeout time.Duration
@@ -44,9 +51,17 @@ type Step struct {
 	// its dependencies' install roots, a local repository.
 	Inputs []string
 	// Outputs are the module's folders the step writes. What they hold
-	// when it ends is its result.
+	// when it ends is its result; what they hold when it starts (a
+	// build's list of its dependencies, in its temp folder) it reads too.
 	Outputs []string
 }
+
+// DefaultLogLimit is a step's LogLimit when none is given: 64 MiB, far
+// beyond what anyone reads of a log (a verbose compiler run writes a few
+// MiB), small enough that a module's log in each run the site keeps, and
+// in its build archive entries, costs little, and that a browser still
+// opens it.
+const DefaultLogLimit = 64 << 20
 
 // Executor runs module steps and keeps their folders.
 //
@@ -146,13 +161,33 @@ func (l *Local) Workspace() Workspace { return localWS{l.WS} }
 // profile, its Outputs write rules: the folders are the same here.
 func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
 	p := s.Profile
-	p.Read = append(append([]string{}, p.Read...), s.Inputs...)
-	p.Write = append(append([]string{}, p.Write...), s.Outputs...)
+	p.Read = union(p.Read, s.Inputs)
+	p.Write = union(p.Write, s.Outputs)
+	limit := s.LogLimit
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
 	return l.Runner.Run(ctx, &sandbox.Step{
 		Args: s.Args, Dir: s.Dir, Env: s.Env, Stdout: s.Stdout, Stderr: s.Stderr,
-		Timeout: s.Timeout, Profile: p,
+		OutputLimit: limit, Timeout: s.Timeout, Profile: p,
 		Name: s.Module + "-" + l.kind(s), Scope: l.Scope,
 	})
+}
+
+// union is a followed by the paths of b it lacks, in a new slice: a
+// build's dependencies are in its profile's Read and its Inputs alike,
+// and each path costs the step's helper a bind mount, a Landlock rule and
+// its place in the helper's instructions.
+func union(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	seen := make(map[string]bool, len(a)+len(b))
+	for _, p := range slices.Concat(a, b) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // kind names a step for its tracking: the checkout step is the one that

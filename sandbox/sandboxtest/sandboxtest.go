@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,6 +189,73 @@ func Run(t *testing.T, r sandbox.Runner) {
 	t.Run("LeftoverProcessesDie", func(t *testing.T) { t.Parallel(); testLeftovers(t, r) })
 	t.Run("LeftoverHoldingOutput", func(t *testing.T) { t.Parallel(); testOutputHolder(t, r) })
 	t.Run("Confinement", func(t *testing.T) { t.Parallel(); testConfinement(t, r) })
+	t.Run("OutputLimit", func(t *testing.T) { t.Parallel(); testOutputLimit(t, r) })
+}
+
+// truncated is the line a limited output's writer gets in place of what
+// was discarded.
+var truncated = regexp.MustCompile(`autobuild: log truncated: output beyond the log limit of 256 KiB discarded \((\d+) bytes\); the end of the output follows\n`)
+
+// testOutputLimit: output beyond Step.OutputLimit is discarded, save its
+// end, and the writer is told how much; the step runs on and succeeds. A
+// log file (opened for appending, as the engine opens a module's log)
+// that already holds a line keeps it. Confined, the step's file size limit
+// is below its output: the output must not meet it.
+func testOutputLimit(t *testing.T, r sandbox.Runner) {
+	const limit = 256 << 10
+	const lines = 300000 // 2.0 MB
+	var want bytes.Buffer
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	forEachProfile(t, func(t *testing.T, w string, prof sandbox.Profile) {
+		if prof.Confined {
+			prof.Limits.FileSize = limit / 2
+		}
+		logPath := filepath.Join(testutil.Dir(t), "log")
+		if err := os.WriteFile(logPath, []byte("before\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer log.Close()
+		var other bytes.Buffer
+		res, err := r.Run(context.Background(), &sandbox.Step{
+			Args: sh(fmt.Sprintf("seq 1 %d; echo apart >&2", lines)), Dir: w, Env: env(), Timeout: 60 * time.Second,
+			Profile: prof, Stdout: log, Stderr: &other, OutputLimit: limit,
+		})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("Run: %+v, %v", res, err)
+		}
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := bytes.CutPrefix(b, []byte("before\n"))
+		if !ok {
+			t.Fatalf("the log lost what it held: %.40q", b)
+		}
+		loc := truncated.FindSubmatchIndex(got)
+		if loc == nil {
+			t.Fatalf("no truncation line in the log (%d bytes)", len(got))
+		}
+		said, _ := strconv.ParseInt(string(got[loc[2]:loc[3]]), 10, 64)
+		head, tail := got[:loc[0]], got[loc[1]:]
+		if !bytes.HasPrefix(want.Bytes(), head) {
+			head = bytes.TrimSuffix(head, []byte("\n")) // the line's own start
+		}
+		if len(head)+len(tail) > limit || !bytes.HasPrefix(want.Bytes(), head) || !bytes.HasSuffix(want.Bytes(), tail) || len(tail) == 0 {
+			t.Errorf("the log keeps %d + %d bytes: not the output's start and end within %d", len(head), len(tail), limit)
+		}
+		if dropped := int64(want.Len() - len(head) - len(tail)); said != dropped || res.OutputDiscarded != dropped {
+			t.Errorf("the log says %d bytes were discarded, the Result %d; %d were", said, res.OutputDiscarded, dropped)
+		}
+		if other.String() != "apart\n" {
+			t.Errorf("the other writer got %q, want its own output in full", other.String())
+		}
+	})
 }
 
 func testExitCodeAndOutput(t *testing.T, r sandbox.Runner) {

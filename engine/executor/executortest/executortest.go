@@ -1,10 +1,11 @@
 // Package executortest is the conformance suite of the executor boundary:
 // every executor.Executor runs it in a few lines, with real processes and
 // real folders. It checks what the engine relies on: the workspace's
-// folders, a step's exit code, output and timeout, that declared Outputs
-// are writable and Inputs readable, and that a confined step cannot write
-// its Inputs (with the unconfined control showing that it could), and
-// that Reap kills the steps an executor dropped with its engine left.
+// folders, a step's exit code, output (within its log limit) and
+// timeout, that declared Outputs are writable and Inputs readable, and
+// that a confined step cannot write its Inputs (with the unconfined
+// control showing that it could), and that Reap kills the steps an
+// executor dropped with its engine left.
 package executortest
 
 import (
@@ -150,6 +151,30 @@ func Run(t *testing.T, newExecutor func(t *testing.T, root string) executor.Exec
 				}
 				if lv != "unconfined" && changed {
 					t.Errorf("a confined step wrote its input")
+				}
+			})
+			t.Run("log limit", func(t *testing.T) {
+				// 3 MiB of output, a limit of 1 MiB: the log keeps its
+				// start and end within the limit and says what it lost;
+				// the step succeeds. Without a LogLimit, the default
+				// bounds it (here, far beyond the output).
+				for _, limit := range []int64{1 << 20, 0} {
+					var log bytes.Buffer
+					res, err := ex.Run(context.Background(), &executor.Step{
+						Module: "m", ID: id, Args: []string{"/bin/sh", "-c", "head -c 3145728 /dev/zero"}, Dir: out,
+						Env: executor.BaseEnv(out), Stdout: &log, Stderr: &log, LogLimit: limit,
+						Profile: p, Outputs: []string{out},
+					})
+					if err != nil || res.ExitCode != 0 {
+						t.Fatalf("LogLimit %d: exit %d, %v", limit, res.ExitCode, err)
+					}
+					cut := strings.Contains(log.String(), "autobuild: log truncated:")
+					switch {
+					case limit == 0 && (cut || log.Len() != 3<<20 || res.OutputDiscarded != 0):
+						t.Errorf("no LogLimit (the default %d): %d bytes logged, %d discarded, truncation line %v", executor.DefaultLogLimit, log.Len(), res.OutputDiscarded, cut)
+					case limit > 0 && (!cut || int64(log.Len()) > limit+200 || res.OutputDiscarded < 2<<20):
+						t.Errorf("LogLimit %d: %d bytes logged, %d discarded, truncation line %v", limit, log.Len(), res.OutputDiscarded, cut)
+					}
 				}
 			})
 			t.Run("timeout", func(t *testing.T) {
