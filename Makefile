@@ -39,6 +39,7 @@ test: vet test-go test-vm
 ## test-go: unit and end-to-end tests (real git, real binary, real confinement)
 test-go:
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=20s ./engine/config
 
 vet:
 	$(GO) vet ./...

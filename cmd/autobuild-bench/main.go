@@ -4,10 +4,16 @@
 //   - spawn overhead of each trust level against plain fork/exec and
 //     bubblewrap (when installed);
 //   - a no-change run over 500 local git modules;
+//   - the disk a 60 MB build log takes over four runs (one build, three
+//     no-change runs, three sites kept, the build archive on), and the
+//     time of those no-change runs, against one copy of it per place and
+//     the time of cp;
 //   - engine overhead per no-op module (1000 modules whose build is
 //     `true`, cache off) against plain fork/exec;
 //   - the makespan of a random 200-module DAG of sleep builds at -j N
-//     against max(critical path, total work / N) and GNU make -j N.
+//     against max(critical path, total work / N) and GNU make -j N;
+//   - `plan` of a chain of 10,000 modules against ten times that of
+//     1,000 (what linear planning takes).
 //
 // Synthetic modules are generated in a temporary folder. `make bench` runs it.
 package main
@@ -24,6 +30,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -35,7 +42,7 @@ import (
 
 var (
 	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
-	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,overhead,makespan")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan")
 	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
 	jobs      = flag.Int("j", 4, "workers for the makespan figure")
 	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
@@ -43,6 +50,7 @@ var (
 	dagTrust  = flag.String("dag-trust", "isolated,unconfined", "trust levels of the makespan modules (comma-separated)")
 	nochangeN = flag.Int("nochange-modules", 500, "modules in the no-change figure")
 	overheadN = flag.Int("overhead-modules", 1000, "modules in the overhead figure")
+	bigLogMB  = flag.Int("biglog-mb", 60, "size of the build log in the biglog figure, in MB (a step logs at most 64 MiB by default)")
 )
 
 func main() {
@@ -67,11 +75,17 @@ func main() {
 	if want("nochange") {
 		benchNoChange(bin, filepath.Join(work, "nochange"))
 	}
+	if want("biglog") {
+		benchBigLog(bin, filepath.Join(work, "biglog"))
+	}
 	if want("overhead") {
 		benchOverhead(bin, filepath.Join(work, "overhead"), plain)
 	}
 	if want("makespan") {
 		benchMakespan(bin, filepath.Join(work, "makespan"))
+	}
+	if want("plan") {
+		benchPlan(bin, filepath.Join(work, "plan"))
 	}
 }
 
@@ -292,11 +306,105 @@ func benchNoChange(bin, dir string) {
 	fmt.Printf("  %-28s %8.0f ms  (%.2f ms per module) %s\n", "no-change run (median of 5)", ms(m), ms(m)/float64(n), verdict(m <= time.Second))
 }
 
+// benchPlan: `autobuild plan --json` of a chain of n modules (each
+// depending on the one before), for 1,000 and 10,000 modules.
+func benchPlan(bin, dir string) {
+	fmt.Printf("\n== plan of a 10,000-module chain (target ≤ 1 s; linear: ≈ 10 × 1,000 modules)\n")
+	must(os.MkdirAll(dir, 0o755))
+	var took, cpu [2]time.Duration
+	for k, n := range []int{1000, 10000} {
+		mods := make([]module, n)
+		for i := range mods {
+			mods[i] = module{name: fmt.Sprintf("m%d", i), url: "/srv/git/m" + fmt.Sprint(i)}
+			if i > 0 {
+				mods[i].deps = []string{mods[i-1].name}
+			}
+		}
+		cfg := filepath.Join(dir, fmt.Sprintf("chain%d.yaml", n))
+		writeConfig(cfg, "", mods)
+		var ds, cs []time.Duration
+		for range 3 {
+			cmd := exec.Command(bin, "plan", "--json", "--config", cfg)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			t := time.Now()
+			if err := cmd.Run(); err != nil {
+				must(fmt.Errorf("autobuild plan: %v\n%s", err, errb.String()))
+			}
+			ds = append(ds, time.Since(t))
+			cs = append(cs, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		}
+		took[k], cpu[k] = median(ds), median(cs)
+	}
+	// CPU time too: on a shared machine it says more than the wall clock.
+	fmt.Printf("  %-28s %8.0f ms  (CPU %.0f ms)\n", "plan, 1,000 modules", ms(took[0]), ms(cpu[0]))
+	fmt.Printf("  %-28s %8.0f ms  (CPU %.0f ms, %.1f × the 1,000) %s\n", "plan, 10,000 modules", ms(took[1]), ms(cpu[1]), float64(cpu[1])/float64(cpu[0]), verdict(took[1] <= time.Second))
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "target met"
 	}
 	return "TARGET MISSED"
+}
+
+// benchBigLog: one module whose build writes a big log, built once
+// and then reused by three no-change runs, with three sites kept and the
+// build archive on. The disk use counts each inode of log-root,
+// build-archive and sites once, as du does.
+func benchBigLog(bin, dir string) {
+	size := *bigLogMB * 1_000_000
+	fmt.Printf("\n== a %d MB build log over 4 runs (1 build, 3 no-change), 3 sites kept, build archive on\n", size/1_000_000)
+	url := filepath.Join(dir, "repos", "big")
+	makeRepo(url, map[string]string{"autobuild.sh": fmt.Sprintf("#!/bin/sh\nyes 'a line of build output, as long as most' | head -c %d\n", size)})
+	cfg := filepath.Join(dir, "autobuild.yaml")
+	writeConfig(cfg, "publish: {keep: 3}\n", []module{{name: "big", url: url}})
+	first, _ := run(bin, cfg)
+	var ds []time.Duration
+	for range 3 {
+		d, r := run(bin, cfg)
+		if s := r.Summarize(); s.Cached != 1 {
+			must(fmt.Errorf("no-change run rebuilt: %+v", s))
+		}
+		ds = append(ds, d)
+	}
+	root := filepath.Join(dir, "build")
+	seen := map[uint64]bool{}
+	var use int64
+	for _, sub := range []string{"log-root", "build-archive", "sites"} {
+		must(filepath.WalkDir(filepath.Join(root, sub), func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if st := info.Sys().(*syscall.Stat_t); !seen[st.Ino] {
+				seen[st.Ino] = true
+				use += st.Blocks * 512
+			}
+			return nil
+		}))
+	}
+	log := filepath.Join(root, "log-root", "1", "big.log")
+	info, err := os.Stat(log)
+	must(err)
+	logUse := info.Sys().(*syscall.Stat_t).Blocks * 512
+	// Reference: what copying the log takes, here and now.
+	var cps []time.Duration
+	for i := range 3 {
+		cp := filepath.Join(dir, fmt.Sprintf("copy-%d.log", i))
+		t := time.Now()
+		must(exec.Command("cp", log, cp).Run())
+		cps = append(cps, time.Since(t))
+		must(os.Remove(cp))
+	}
+	mb := func(n int64) float64 { return float64(n) / 1e6 }
+	fmt.Printf("  %-28s %8.1f MB  (the log: %.1f MB; a copy in each place, log-root, archive and 3 sites: %.1f MB)\n",
+		"disk use after 4 runs", mb(use), mb(logUse), mb(5*logUse))
+	fmt.Printf("  %-28s %8.0f ms\n", "first run (build)", ms(first))
+	fmt.Printf("  %-28s %8.0f ms  (cp of the log: %.0f ms)\n", "no-change run (median of 3)", ms(median(ds)), ms(median(cps)))
 }
 
 func benchOverhead(bin, dir string, plain time.Duration) {

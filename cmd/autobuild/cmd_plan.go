@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,7 +30,7 @@ type planModule struct {
 	Confined    bool     `json:"confined"`
 	SELinuxType string   `json:"selinux_type,omitempty"`
 	MCS         string   `json:"mcs"`
-	// StepMCS is the level its build runs at: MCS plus its dependencies'.
+	// StepMCS is the level its steps run at: its own MCS categories.
 	StepMCS string `json:"step_mcs"`
 	UID     int    `json:"uid"`
 	Timeout string `json:"timeout"`
@@ -63,7 +65,6 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
-	var plan []planModule
 	// Whether steps get uids of their own is the executor's to say; plan
 	// shows the uids they get when the engine runs as root.
 	reserved, err := sandbox.HostReservedIDs("/")
@@ -74,9 +75,12 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
+	// Linear in the configuration: each module's own entry, never the
+	// closure of its dependencies.
+	plan := make([]planModule, 0, len(cfg.Modules))
 	for _, i := range gr.Order() {
 		m := cfg.Modules[i]
-		t := policy.Module(m.Name, m.Trust, deps(gr, i))
+		t := policy.Module(m.Name, m.Trust)
 		plan = append(plan, planModule{
 			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: m.Source.SCM().Ref(),
 			Command: m.Command, Trust: m.Trust, Network: string(t.Level.Network), Confined: t.Level.Confined,
@@ -84,32 +88,27 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 			Timeout: m.Timeout.String(),
 		})
 	}
+	// The workers a run of this configuration uses (run -j overrides it).
+	workers, perCPU := cfg.Workers, ""
+	if workers == 0 {
+		workers, perCPU = runtime.NumCPU(), " (one per CPU)"
+	}
 	if o.JSON {
-		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "modules": plan}, "", "  ")
+		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "workers": workers, "modules": plan}, "", "  ")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(g.stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(g.stdout, "%s: %d modules, build root %s\n", cfg.File, len(plan), cfg.BuildRoot)
+	w := bufio.NewWriter(g.stdout)
+	fmt.Fprintf(w, "%s: %d modules, build root %s, %d workers%s\n", cfg.File, len(plan), cfg.BuildRoot, workers, perCPU)
 	for k, p := range plan {
 		deps := ""
 		if len(p.Depends) > 0 {
 			deps = " (needs " + strings.Join(p.Depends, ", ") + ")"
 		}
-		fmt.Fprintf(g.stdout, "%3d. %-20s %-10s %s%s\n", k+1, p.Name, p.Trust, p.Source, deps)
+		fmt.Fprintf(w, "%3d. %-20s %-10s %s%s\n", k+1, p.Name, p.Trust, p.Source, deps)
 	}
-	return nil
-}
-
-// deps names every module i depends on, transitively.
-func deps(g *graph.Graph, i int) []string {
-	var out []string
-	for _, j := range g.Closure(i) {
-		if j != i {
-			out = append(out, g.Name(j))
-		}
-	}
-	return out
+	return w.Flush()
 }

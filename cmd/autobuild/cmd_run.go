@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/autobuild/autobuild/engine"
+	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/executor"
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/engine/runlock"
@@ -70,6 +71,9 @@ build archive, and publish the status site atomically.
 // local executor, the site publisher) and reports the run. Its error
 // decides the exit code (see exitCode).
 func runRun(ctx context.Context, o *RunOptions, g *globals) error {
+	if err := config.ValidateWorkers(o.Jobs); err != nil {
+		return &usageError{fmt.Errorf("--jobs: %w", err)}
+	}
 	cfg, err := g.load()
 	if err != nil {
 		return err

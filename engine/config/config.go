@@ -1,9 +1,15 @@
 // Package config loads and validates autobuild's configuration.
 //
-// The configuration is read with viper (YAML by default; TOML and JSON by
-// file extension), decoded strictly into a typed Config, and validated
-// before anything touches the disk. Every problem is reported as an *Error
-// that names the file, the dotted key and, for YAML files, the line.
+// The file (YAML by default; TOML and JSON by file extension) is parsed
+// into a tree that keeps every key's case and line, then decoded strictly
+// into a typed Config: a key the Config does not know, a value of the
+// wrong type (a number where a string or a duration is expected, a
+// fraction where a whole number is) or a duration without a unit is an
+// error, never a conversion. Viper layers the four documented
+// environment variables (see Load) over the file, and no others. The
+// result is validated before anything touches the disk. Every problem is an
+// *Error that names the file, the dotted key and the line, in every
+// format; a bad value from the environment names its variable instead.
 package config
 
 import (
@@ -30,63 +36,65 @@ const DefaultLevel = "isolated"
 // Config is a loaded, validated configuration. Paths in it are absolute.
 type Config struct {
 	// File is the absolute path of the configuration file.
-	File string `mapstructure:"-"`
+	File string `config:"-"`
 	// BuildRoot holds source-root/, install-root/, package-root/,
 	// build-archive/, log-root/, public_html and state/.
-	BuildRoot string `mapstructure:"build_root"`
-	// Workers is the number of modules built at once (0: one per CPU).
-	Workers int `mapstructure:"workers"`
+	BuildRoot string `config:"build_root"`
+	// Workers is the number of modules built at once (0: one per CPU), at
+	// most MaxWorkers.
+	Workers int `config:"workers"`
 	// AllowWeakerConfinement lets a run go on when this host cannot
 	// enforce every mechanism a trust level asks for. The status site then
 	// shows, per module, what was not enforced.
-	AllowWeakerConfinement bool `mapstructure:"allow_weaker_confinement"`
+	AllowWeakerConfinement bool `config:"allow_weaker_confinement"`
 	// SCMLevel is the trust level of checkout steps.
-	SCMLevel string `mapstructure:"scm_level"`
+	SCMLevel string `config:"scm_level"`
 	// Levels are admin-defined trust levels, by name.
-	Levels map[string]Level `mapstructure:"levels"`
+	Levels map[string]Level `config:"levels"`
 	// Modules are the modules to build, in file order.
-	Modules []Module `mapstructure:"modules"`
+	Modules []Module `config:"modules"`
 	// Publish says where the status site goes.
-	Publish Publish `mapstructure:"publish"`
+	Publish Publish `config:"publish"`
 	// Archive configures the build archive (the cache of good builds).
-	Archive Archive `mapstructure:"archive"`
+	Archive Archive `config:"archive"`
 	// BuildUIDs is the range module builds run as (when the engine is
 	// root), less the host's accounts and subordinate ranges.
-	BuildUIDs UIDRange `mapstructure:"build_uids"`
+	BuildUIDs UIDRange `config:"build_uids"`
 }
 
 // UIDRange is a range of uids: First, First+1, …, First+Count-1.
 type UIDRange struct {
-	First int `mapstructure:"first"`
-	Count int `mapstructure:"count"`
+	First int `config:"first"`
+	Count int `config:"count"`
 }
 
 // Module is one buildable unit: a source, a build command and its settings.
 type Module struct {
-	Name    string   `mapstructure:"name"`
-	Source  Source   `mapstructure:"source"`
-	Depends []string `mapstructure:"depends"`
+	Name    string   `config:"name"`
+	Source  Source   `config:"source"`
+	Depends []string `config:"depends"`
 	// Command is run with /bin/sh -c in the module's source folder.
-	Command string `mapstructure:"command"`
-	// Env holds extra KEY=VALUE pairs for the build (a list, because
-	// configuration map keys lose their case).
-	Env     []string      `mapstructure:"env"`
-	Groups  []string      `mapstructure:"groups"`
-	Timeout time.Duration `mapstructure:"timeout"`
+	Command string `config:"command"`
+	// Env holds extra KEY=VALUE pairs for the build.
+	Env    []string `config:"env"`
+	Groups []string `config:"groups"`
+	// Timeout is written with a unit (90s, 5m, 1h30m): a bare number is
+	// an error.
+	Timeout time.Duration `config:"timeout"`
 	// Trust names the trust level the build runs at.
-	Trust string `mapstructure:"trust"`
+	Trust string `config:"trust"`
 }
 
 // Source says where a module's code comes from.
 type Source struct {
 	// Kind is the SCM, a kind registered in package scm: "git" (the
 	// default).
-	Kind string `mapstructure:"kind"`
+	Kind string `config:"kind"`
 	// URL is a git URL or a local path (relative to the config file).
-	URL    string `mapstructure:"url"`
-	Branch string `mapstructure:"branch"`
-	Tag    string `mapstructure:"tag"`
-	Commit string `mapstructure:"commit"`
+	URL    string `config:"url"`
+	Branch string `config:"branch"`
+	Tag    string `config:"tag"`
+	Commit string `config:"commit"`
 }
 
 // SCM is the source as the SCMs see it.
@@ -96,38 +104,38 @@ func (s Source) SCM() scm.Source {
 
 // Level is an admin-defined trust level. Unset fields inherit from Base.
 type Level struct {
-	Base        string   `mapstructure:"base"`
-	Description string   `mapstructure:"description"`
-	Network     string   `mapstructure:"network"`
-	SELinuxType string   `mapstructure:"selinux_type"`
-	Read        []string `mapstructure:"read"`
-	Write       []string `mapstructure:"write"`
-	Limits      Limits   `mapstructure:"limits"`
+	Base        string   `config:"base"`
+	Description string   `config:"description"`
+	Network     string   `config:"network"`
+	SELinuxType string   `config:"selinux_type"`
+	Read        []string `config:"read"`
+	Write       []string `config:"write"`
+	Limits      Limits   `config:"limits"`
 }
 
 // Limits are resource limits of a step; zero means "the level's default".
 type Limits struct {
-	Processes  int `mapstructure:"processes"`
-	FileSizeMB int `mapstructure:"file_size_mb"`
-	MemoryMB   int `mapstructure:"memory_mb"`
-	CPUSeconds int `mapstructure:"cpu_seconds"`
-	OpenFiles  int `mapstructure:"open_files"`
+	Processes  int `config:"processes"`
+	FileSizeMB int `config:"file_size_mb"`
+	MemoryMB   int `config:"memory_mb"`
+	CPUSeconds int `config:"cpu_seconds"`
+	OpenFiles  int `config:"open_files"`
 }
 
 // Publish configures the status site.
 type Publish struct {
 	// Dir is the published site: a symlink swapped atomically on every run.
-	Dir string `mapstructure:"dir"`
+	Dir string `config:"dir"`
 	// Keep is how many past sites are kept beside the live one.
-	Keep int `mapstructure:"keep"`
+	Keep int `config:"keep"`
 }
 
 // Archive configures the build archive.
 type Archive struct {
 	// Disabled turns the archive off: every module is built every run.
-	Disabled bool `mapstructure:"disabled"`
+	Disabled bool `config:"disabled"`
 	// Keep is how many entries are kept per module.
-	Keep int `mapstructure:"keep"`
+	Keep int `config:"keep"`
 }
 
 // Module returns the module with the given name, or nil.

@@ -6,14 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/autobuild/autobuild/engine/graph"
 	"github.com/autobuild/autobuild/sandbox"
@@ -21,13 +18,16 @@ import (
 )
 
 // Error is a configuration problem: the file, the dotted key, the line
-// (0 when unknown) and what is wrong. Err, when set, is the underlying
-// error (a *graph.CycleError, a file system error, …), for errors.As and
-// errors.Is.
+// (0 when the problem is not in the file's text: a file that cannot be
+// read, a value from the environment) and what is wrong. Env names the
+// environment variable the bad value came from, if any. Err, when set, is
+// the underlying error (a *graph.CycleError, a file system error, …), for
+// errors.As and errors.Is.
 type Error struct {
 	File string
 	Key  string
 	Line int
+	Env  string
 	Msg  string
 	Err  error
 }
@@ -36,6 +36,9 @@ type Error struct {
 func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
+	if e.Env != "" {
+		return fmt.Sprintf("%s (environment, overriding %s of %s): %s", e.Env, e.Key, e.File, e.Msg)
+	}
 	loc := e.File
 	if e.Line > 0 {
 		loc += ":" + strconv.Itoa(e.Line)
@@ -46,29 +49,23 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
 }
 
-// EnvPrefix prefixes environment overrides: AUTOBUILD_BUILD_ROOT,
-// AUTOBUILD_WORKERS, AUTOBUILD_ALLOW_WEAKER_CONFINEMENT, …
-const EnvPrefix = "AUTOBUILD"
-
-// schema lists the keys allowed at each level, for unknown-key errors
-// that point at the line. "*" stands for a map of names (levels) and
-// "[]" for a list item.
-var schema = map[string][]string{
-	"":                 {"build_root", "workers", "allow_weaker_confinement", "scm_level", "levels", "modules", "publish", "archive", "build_uids"},
-	"build_uids":       {"first", "count"},
-	"modules[]":        {"name", "source", "depends", "command", "env", "groups", "timeout", "trust"},
-	"modules[].source": {"kind", "url", "branch", "tag", "commit"},
-	"levels.*":         {"base", "description", "network", "selinux_type", "read", "write", "limits"},
-	"levels.*.limits":  {"processes", "file_size_mb", "memory_mb", "cpu_seconds", "open_files"},
-	"publish":          {"dir", "keep"},
-	"archive":          {"disabled", "keep"},
+// overrides are the keys the environment may set, each by one variable
+// (AUTOBUILD_CONFIG, which names the file, is the command line's). No
+// other variable changes the configuration.
+var overrides = []struct{ key, env string }{
+	{"build_root", "AUTOBUILD_BUILD_ROOT"},
+	{"workers", "AUTOBUILD_WORKERS"},
+	{"allow_weaker_confinement", "AUTOBUILD_ALLOW_WEAKER_CONFINEMENT"},
+	{"scm_level", "AUTOBUILD_SCM_LEVEL"},
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+// formats are the file formats, by extension.
+var formats = map[string]string{"": "yaml", "yaml": "yaml", "yml": "yaml", "toml": "toml", "json": "json"}
 
-// Load reads, decodes and validates the configuration file at path.
-// Environment variables with the AUTOBUILD_ prefix override top-level
-// scalar keys.
+// Load reads, decodes and validates the configuration file at path. The
+// documented environment variables (AUTOBUILD_BUILD_ROOT,
+// AUTOBUILD_WORKERS, AUTOBUILD_ALLOW_WEAKER_CONFINEMENT,
+// AUTOBUILD_SCM_LEVEL) override their keys; no other does.
 func Load(path string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -81,45 +78,37 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Error{File: abs, Msg: err.Error(), Err: err}
 	}
-	l := &loader{file: abs}
-	ext := strings.TrimPrefix(filepath.Ext(abs), ".")
-	if ext == "" || ext == "yml" || ext == "yaml" {
-		ext = "yaml"
-		if err := yaml.Unmarshal(raw, &l.root); err != nil {
-			return nil, l.yamlError(err)
-		}
-		if err := l.checkKeys(); err != nil {
-			return nil, err
-		}
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(abs), "."))
+	format, ok := formats[ext]
+	if !ok {
+		return nil, &Error{File: abs, Msg: fmt.Sprintf("cannot read a .%s file: name it .yaml, .toml or .json", ext)}
 	}
-
-	v := viper.New()
-	v.SetConfigType(ext)
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	for _, k := range []string{"build_root", "workers", "allow_weaker_confinement", "scm_level"} {
-		_ = v.BindEnv(k)
-	}
-	v.SetDefault("build_root", "build")
-	v.SetDefault("scm_level", sandbox.SCMLevel)
-	v.SetDefault("publish.keep", 3)
-	v.SetDefault("archive.keep", 3)
-	v.SetDefault("build_uids.first", sandbox.BuildUIDBase)
-	v.SetDefault("build_uids.count", sandbox.BuildUIDRange)
-	if err := v.ReadConfig(strings.NewReader(string(raw))); err != nil {
-		return nil, &Error{File: abs, Msg: "cannot parse: " + err.Error()}
-	}
-	var c Config
-	err = v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) {
-		dc.ErrorUnused = true
-		dc.WeaklyTypedInput = true
-		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-		)
-	})
+	l := &loader{file: abs, format: format, lines: map[string]int{}, order: map[string][]string{}, env: map[string]string{}}
+	root, err := parse(format, raw)
 	if err != nil {
-		return nil, l.decodeError(err)
+		var pe *parseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: abs, Line: pe.line, Msg: pe.msg}
+		}
+		return nil, &Error{File: abs, Line: 1, Msg: err.Error()}
+	}
+	if root == nil || root.kind == scalarNode && root.typ == tNull {
+		root = &node{kind: mapNode, line: 1}
+	}
+	l.rootLine = max(root.line, 1)
+	if root.kind != mapNode {
+		return nil, &Error{File: abs, Line: l.rootLine, Msg: "the configuration must be a mapping of keys (build_root, modules, …), not " + root.describe()}
+	}
+	l.environment(root)
+	c := Config{
+		BuildRoot: "build",
+		SCMLevel:  sandbox.SCMLevel,
+		Publish:   Publish{Keep: 3},
+		Archive:   Archive{Keep: 3},
+		BuildUIDs: UIDRange{First: sandbox.BuildUIDBase, Count: sandbox.BuildUIDRange},
+	}
+	if err := l.decode(root, reflect.ValueOf(&c).Elem(), ""); err != nil {
+		return nil, err
 	}
 	c.File = abs
 	if err := l.validate(&c); err != nil {
@@ -128,154 +117,69 @@ func Load(path string) (*Config, error) {
 	return &c, nil
 }
 
-type loader struct {
-	file string
-	root yaml.Node
+// environment lays the documented variables over the file's keys, through
+// viper: only the variables bound here are ever read.
+func (l *loader) environment(root *node) {
+	v := viper.New()
+	for _, o := range overrides {
+		_ = v.BindEnv(o.key, o.env)
+	}
+	for _, o := range overrides {
+		if !v.IsSet(o.key) {
+			continue
+		}
+		root.set(o.key, &node{kind: scalarNode, typ: tString, text: v.GetString(o.key), env: o.env})
+		l.env[o.key] = o.env
+	}
 }
 
+type loader struct {
+	file, format string
+	rootLine     int
+	lines        map[string]int      // dotted key → line
+	order        map[string][]string // mapping of names → its names in file order
+	env          map[string]string   // key → the variable that set it
+}
+
+// note records the line of a key (0: not from the file).
+func (l *loader) note(key string, line int) {
+	if line > 0 {
+		l.lines[key] = line
+	}
+}
+
+// lineOf is the line of key, or of its nearest written ancestor (the top
+// of the file for a missing top-level key).
+func (l *loader) lineOf(key string) int {
+	for key != "" {
+		if n, ok := l.lines[key]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return l.rootLine
+}
+
+// err is a problem with key's value: at its line, or naming the variable
+// that set it.
 func (l *loader) err(key, format string, args ...any) *Error {
-	return &Error{File: l.file, Key: key, Line: l.line(key), Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: l.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	if v, ok := l.env[key]; ok {
+		e.Env = v
+	} else {
+		e.Line = l.lineOf(key)
+	}
+	return e
 }
 
 // wrap keeps cause inside e, for errors.As and errors.Is.
 func (l *loader) wrap(e *Error, cause error) *Error {
 	e.Err = cause
 	return e
-}
-
-func (l *loader) yamlError(err error) *Error {
-	msg := err.Error()
-	line := 0
-	// yaml.v3 says "yaml: line N: …".
-	if _, after, ok := strings.Cut(msg, "line "); ok {
-		n, rest, _ := strings.Cut(after, ":")
-		if v, err := strconv.Atoi(n); err == nil {
-			line = v
-			msg = strings.TrimSpace(rest)
-		}
-	}
-	return &Error{File: l.file, Line: line, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-// decodeError turns a mapstructure error into an *Error naming the key.
-func (l *loader) decodeError(err error) *Error {
-	msg := err.Error()
-	// mapstructure: "decoding failed due to the following error(s):\n\n'modules[0].timeout' time: invalid duration …"
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "'") {
-			continue
-		}
-		key, rest, ok := strings.Cut(line[1:], "'")
-		if !ok {
-			continue
-		}
-		return l.err(key, "%s", strings.TrimSpace(rest))
-	}
-	return &Error{File: l.file, Msg: msg}
-}
-
-// line finds the line of a dotted key like "modules[2].depends" in the
-// YAML tree; 0 when unknown.
-func (l *loader) line(key string) int {
-	if len(l.root.Content) == 0 {
-		return 0
-	}
-	n := l.root.Content[0]
-	best := n.Line
-	for _, part := range splitKey(key) {
-		next := (*yaml.Node)(nil)
-		if idx, err := strconv.Atoi(part); err == nil && n.Kind == yaml.SequenceNode {
-			if idx < len(n.Content) {
-				next = n.Content[idx]
-				best = next.Line
-			}
-		} else if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if strings.EqualFold(n.Content[i].Value, part) {
-					best = n.Content[i].Line
-					next = n.Content[i+1]
-					break
-				}
-			}
-		}
-		if next == nil {
-			return best
-		}
-		n = next
-		if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode {
-			best = n.Line
-		}
-	}
-	return best
-}
-
-// splitKey splits "modules[2].source.url" into modules, 2, source, url.
-func splitKey(key string) []string {
-	key = strings.ReplaceAll(key, "[", ".")
-	key = strings.ReplaceAll(key, "]", "")
-	var out []string
-	for _, p := range strings.Split(key, ".") {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// checkKeys reports the first key the schema does not know, with its line.
-func (l *loader) checkKeys() error {
-	if len(l.root.Content) == 0 {
-		return nil
-	}
-	top := l.root.Content[0]
-	if top.Kind != yaml.MappingNode {
-		return &Error{File: l.file, Line: top.Line, Msg: "the configuration must be a mapping of keys (build_root, modules, …)"}
-	}
-	return l.walk(top, "", "")
-}
-
-func (l *loader) walk(n *yaml.Node, schemaPath, keyPath string) error {
-	allowed, ok := schema[schemaPath]
-	if !ok {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		return &Error{File: l.file, Key: keyPath, Line: n.Line, Msg: "must be a mapping"}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		key := join(keyPath, k.Value)
-		if !contains(allowed, k.Value) {
-			return &Error{File: l.file, Key: key, Line: k.Line, Msg: fmt.Sprintf("unknown key (known here: %s)", strings.Join(allowed, ", "))}
-		}
-		sub := join(schemaPath, k.Value)
-		switch {
-		case schema[sub+"[]"] != nil:
-			if val.Kind != yaml.SequenceNode {
-				return &Error{File: l.file, Key: key, Line: val.Line, Msg: "must be a list"}
-			}
-			for j, item := range val.Content {
-				if err := l.walk(item, sub+"[]", fmt.Sprintf("%s[%d]", key, j)); err != nil {
-					return err
-				}
-			}
-		case schema[sub+".*"] != nil:
-			if val.Kind != yaml.MappingNode {
-				return &Error{File: l.file, Key: key, Line: val.Line, Msg: "must be a mapping of names"}
-			}
-			for j := 0; j+1 < len(val.Content); j += 2 {
-				if err := l.walk(val.Content[j+1], sub+".*", key+"."+val.Content[j].Value); err != nil {
-					return err
-				}
-			}
-		default:
-			if err := l.walk(val, sub, key); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func join(a, b string) string {
@@ -285,22 +189,17 @@ func join(a, b string) string {
 	return a + "." + b
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // validate checks values and cross-references, fills defaults and makes
-// paths absolute. Nothing here touches the disk.
+// paths absolute. Nothing here touches the disk. It is linear in the size
+// of the configuration.
 func (l *loader) validate(c *Config) error {
 	dir := filepath.Dir(l.file)
 	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
+		if p == "" {
 			return p
+		}
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
 		}
 		return filepath.Join(dir, p)
 	}
@@ -308,33 +207,44 @@ func (l *loader) validate(c *Config) error {
 		return l.err("build_root", "must not be empty")
 	}
 	c.BuildRoot = abs(c.BuildRoot)
-	if c.Workers < 0 {
-		return l.err("workers", "must be 0 (one per CPU) or more, not %d", c.Workers)
+	if err := ValidateWorkers(c.Workers); err != nil {
+		return l.err("workers", "%v (0: one per CPU)", err)
 	}
 	if c.Publish.Dir == "" {
 		c.Publish.Dir = filepath.Join(c.BuildRoot, "public_html")
+	} else {
+		c.Publish.Dir = abs(c.Publish.Dir)
+		if err := l.checkPublishDir(c.Publish.Dir, c.BuildRoot); err != nil {
+			return err
+		}
 	}
-	c.Publish.Dir = abs(c.Publish.Dir)
 	if c.Publish.Keep < 1 {
 		return l.err("publish.keep", "must be at least 1, not %d", c.Publish.Keep)
 	}
 	if c.Archive.Keep < 1 {
 		return l.err("archive.keep", "must be at least 1, not %d", c.Archive.Keep)
 	}
-	if c.BuildUIDs.First < 1000 {
-		return l.err("build_uids.first", "must be 1000 or more (system accounts live below), not %d", c.BuildUIDs.First)
+	const maxUID = 1<<31 - 2 // (uid_t)-1 and -2 are special
+	if c.BuildUIDs.First < 1000 || c.BuildUIDs.First > maxUID {
+		return l.err("build_uids.first", "must be from 1000 (system accounts live below) to %d, not %d", maxUID, c.BuildUIDs.First)
 	}
-	if c.BuildUIDs.Count < 1 || c.BuildUIDs.First+c.BuildUIDs.Count-1 > 1<<31-2 {
+	if c.BuildUIDs.Count < 1 || c.BuildUIDs.Count > maxUID-c.BuildUIDs.First+1 {
 		return l.err("build_uids.count", "must be at least 1 and end below 2147483647, not %d", c.BuildUIDs.Count)
 	}
 	builtin := sandbox.Builtin()
-	for name, lv := range c.Levels {
+	for _, name := range l.order["levels"] {
+		lv := c.Levels[name]
 		key := "levels." + name
 		if _, clash := builtin[name]; clash {
 			return l.err(key, "%q is a built-in level; choose another name", name)
 		}
+		for b := range builtin {
+			if strings.EqualFold(b, name) {
+				return l.err(key, "%q differs from the built-in level %q only in case; choose another name", name, b)
+			}
+		}
 		if !nameRE.MatchString(name) {
-			return l.err(key, "invalid level name")
+			return l.err(key, "invalid level name (letters, digits and . _ + -, not first)")
 		}
 		if lv.Base == "" {
 			lv.Base = DefaultLevel
@@ -355,9 +265,13 @@ func (l *loader) validate(c *Config) error {
 		}
 		lim := reflect.ValueOf(lv.Limits)
 		for i := range lim.NumField() {
-			if lim.Field(i).Int() < 0 {
-				tag := reflect.TypeOf(lv.Limits).Field(i).Tag.Get("mapstructure")
+			tag := reflect.TypeOf(lv.Limits).Field(i).Tag.Get("config")
+			v := lim.Field(i).Int()
+			if v < 0 {
 				return l.err(key+".limits."+tag, "must not be negative")
+			}
+			if strings.HasSuffix(tag, "_mb") && v > 1<<43-1 {
+				return l.err(key+".limits."+tag, "%d MiB is more than any machine has", v)
 			}
 		}
 		c.Levels[name] = lv
@@ -367,27 +281,41 @@ func (l *loader) validate(c *Config) error {
 		_, b := c.Levels[n]
 		return a || b
 	}
+	unknownLevel := func(n string) string {
+		for _, k := range l.order["levels"] {
+			if strings.EqualFold(k, n) {
+				return fmt.Sprintf(" (level names keep their case: did you mean %q?)", k)
+			}
+		}
+		return ""
+	}
 	if !knownLevel(c.SCMLevel) {
-		return l.err("scm_level", "unknown trust level %q", c.SCMLevel)
+		return l.err("scm_level", "unknown trust level %q%s", c.SCMLevel, unknownLevel(c.SCMLevel))
 	}
 	if len(c.Modules) == 0 {
 		return l.err("modules", "no modules: add at least one under modules:")
 	}
-	seen := map[string]int{}
+	seen := make(map[string]int, len(c.Modules))
+	forms := make(map[string]int, 3*len(c.Modules))
 	nodes := make([]graph.Node, len(c.Modules))
 	for i := range c.Modules {
 		m := &c.Modules[i]
 		key := fmt.Sprintf("modules[%d]", i)
-		if m.Name == "" {
-			return l.err(key+".name", "missing: every module needs a name")
-		}
-		if !nameRE.MatchString(m.Name) {
-			return l.err(key+".name", "%q is not a valid module name (letters, digits and . _ + -, not first)", m.Name)
+		if msg := checkName(m.Name); msg != "" {
+			return l.err(key+".name", "%s", msg)
 		}
 		if j, dup := seen[m.Name]; dup {
-			return l.err(key+".name", "module %q is defined twice (first as modules[%d])", m.Name, j)
+			return l.err(key+".name", "module %q is defined twice (first as modules[%d], line %d)", m.Name, j, l.lineOf(fmt.Sprintf("modules[%d].name", j)))
 		}
 		seen[m.Name] = i
+		for _, f := range nameForms(m.Name) {
+			if j, clash := forms[f.what+"\x00"+f.form]; clash {
+				other := c.Modules[j].Name
+				return l.err(key+".name", "%q and %q (modules[%d], line %d) would share %s %s: rename one",
+					m.Name, other, j, l.lineOf(fmt.Sprintf("modules[%d].name", j)), f.what, f.form)
+			}
+			forms[f.what+"\x00"+f.form] = i
+		}
 		if m.Source.Kind == "" {
 			m.Source.Kind = DefaultSourceKind
 		}
@@ -439,7 +367,7 @@ func (l *loader) validate(c *Config) error {
 			m.Trust = DefaultLevel
 		}
 		if !knownLevel(m.Trust) || m.Trust == sandbox.SCMLevel {
-			return l.err(key+".trust", "unknown trust level %q (built-in: isolated, network, trusted, unconfined; or define it under levels:)", m.Trust)
+			return l.err(key+".trust", "unknown trust level %q%s (built-in: isolated, network, trusted, unconfined; or define it under levels:)", m.Trust, unknownLevel(m.Trust))
 		}
 		nodes[i] = graph.Node{Name: m.Name, Deps: m.Depends}
 	}
@@ -457,10 +385,36 @@ func (l *loader) validate(c *Config) error {
 		case errors.As(err, &ce):
 			return l.wrap(l.err(fmt.Sprintf("modules[%d].depends", seen[ce.Path[0]]), "%v", err), err)
 		default:
-			return &Error{File: l.file, Key: "modules", Msg: err.Error(), Err: err}
+			return l.wrap(l.err("modules", "%v", err), err)
 		}
 	}
 	return nil
+}
+
+// checkPublishDir refuses a site folder that the build root holds (but
+// for <build_root>/public_html, the default, which the engine manages)
+// or that holds the build root: publishing swaps publish.dir for a
+// symlink, which would replace the engine's own folders.
+func (l *loader) checkPublishDir(pub, root string) error {
+	switch {
+	case pub == filepath.Join(root, "public_html"):
+		return nil
+	case pub == root:
+		return l.err("publish.dir", "%s is the build root: the site is a symlink the engine swaps; leave publish.dir unset for %s, or choose a folder outside the build root", pub, filepath.Join(root, "public_html"))
+	case within(pub, root):
+		return l.err("publish.dir", "%s is inside the build root %s, whose folders the engine owns; leave publish.dir unset for %s, or choose a folder outside it", pub, root, filepath.Join(root, "public_html"))
+	case within(root, pub):
+		return l.err("publish.dir", "%s holds the build root %s: the site is a symlink the engine swaps; choose a folder outside the build root", pub, root)
+	}
+	return nil
+}
+
+// within says whether p is below dir (both clean and absolute).
+func within(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return strings.HasPrefix(p, dir+"/")
 }
 
 func indexOf(list []string, s string) int {

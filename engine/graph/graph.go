@@ -25,6 +25,7 @@ type Graph struct {
 	deps  [][]int // deps[i]: modules i depends on
 	rdeps [][]int // rdeps[i]: modules that depend on i
 	topo  []int
+	pos   []int // pos[i]: where module i is in topo
 }
 
 // UnknownDependencyError reports a dependency on a module that does not exist.
@@ -67,15 +68,19 @@ func New(nodes []Node) (*Graph, error) {
 	}
 	g.deps = make([][]int, len(nodes))
 	g.rdeps = make([][]int, len(nodes))
+	// listed[j] == i+1: module i already depends on j (a dependency named
+	// twice counts once), in constant time however many it names.
+	listed := make([]int, len(nodes))
 	for i, n := range nodes {
 		for _, d := range n.Deps {
 			j, ok := g.index[d]
 			if !ok {
 				return nil, &UnknownDependencyError{Module: n.Name, Dependency: d}
 			}
-			if slices.Contains(g.deps[i], j) {
+			if listed[j] == i+1 {
 				continue
 			}
+			listed[j] = i + 1
 			g.deps[i] = append(g.deps[i], j)
 			g.rdeps[j] = append(g.rdeps[j], i)
 		}
@@ -83,11 +88,16 @@ func New(nodes []Node) (*Graph, error) {
 	if err := g.sort(); err != nil {
 		return nil, err
 	}
+	g.pos = make([]int, len(nodes))
+	for p, i := range g.topo {
+		g.pos[i] = p
+	}
 	return g, nil
 }
 
 // sort computes a topological order by depth-first search, reporting the
-// first cycle it meets with its full path.
+// first cycle it meets with its full path. The search keeps its own stack:
+// a chain of any length takes no deeper recursion.
 func (g *Graph) sort() error {
 	const (
 		unseen = iota
@@ -95,35 +105,36 @@ func (g *Graph) sort() error {
 		done
 	)
 	state := make([]int, len(g.names))
-	var stack []int
-	var visit func(i int) error
-	visit = func(i int) error {
-		switch state[i] {
-		case done:
-			return nil
-		case active:
-			start := slices.Index(stack, i)
-			path := make([]string, 0, len(stack)-start+1)
-			for _, j := range stack[start:] {
-				path = append(path, g.names[j])
-			}
-			return &CycleError{Path: append(path, g.names[i])}
+	type frame struct{ i, next int } // module, index of its next dependency
+	var stack []frame
+	for root := range g.names {
+		if state[root] != unseen {
+			continue
 		}
-		state[i] = active
-		stack = append(stack, i)
-		for _, d := range g.deps[i] {
-			if err := visit(d); err != nil {
-				return err
+		state[root] = active
+		stack = append(stack[:0], frame{i: root})
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			if f.next == len(g.deps[f.i]) {
+				state[f.i] = done
+				g.topo = append(g.topo, f.i)
+				stack = stack[:len(stack)-1]
+				continue
 			}
-		}
-		stack = stack[:len(stack)-1]
-		state[i] = done
-		g.topo = append(g.topo, i)
-		return nil
-	}
-	for i := range g.names {
-		if err := visit(i); err != nil {
-			return err
+			d := g.deps[f.i][f.next]
+			f.next++
+			switch state[d] {
+			case active:
+				start := slices.IndexFunc(stack, func(f frame) bool { return f.i == d })
+				path := make([]string, 0, len(stack)-start+1)
+				for _, f := range stack[start:] {
+					path = append(path, g.names[f.i])
+				}
+				return &CycleError{Path: append(path, g.names[d])}
+			case unseen:
+				state[d] = active
+				stack = append(stack, frame{i: d})
+			}
 		}
 	}
 	return nil
@@ -151,26 +162,21 @@ func (g *Graph) Dependents(i int) []int { return g.rdeps[i] }
 func (g *Graph) Order() []int { return slices.Clone(g.topo) }
 
 // Closure returns module i and everything it depends on, transitively, in
-// topological order.
+// topological order. Its cost is in the size of the closure (and its
+// edges), not of the graph; but the closures of every module of a chain
+// add up to the square of its length, so planning never asks for them.
 func (g *Graph) Closure(i int) []int {
-	seen := make([]bool, len(g.names))
-	var walk func(int)
-	walk = func(j int) {
-		if seen[j] {
-			return
-		}
-		seen[j] = true
-		for _, d := range g.deps[j] {
-			walk(d)
-		}
-	}
-	walk(i)
-	var out []int
-	for _, j := range g.topo {
-		if seen[j] {
-			out = append(out, j)
+	seen := map[int]bool{i: true}
+	out := []int{i}
+	for k := 0; k < len(out); k++ {
+		for _, d := range g.deps[out[k]] {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
 		}
 	}
+	slices.SortFunc(out, func(a, b int) int { return g.pos[a] - g.pos[b] })
 	return out
 }
 

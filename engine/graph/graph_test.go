@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -71,5 +72,84 @@ func TestCriticalPath(t *testing.T) {
 	app, _ := g.Index("app")
 	if got := g.Closure(app); !slices.Equal(got, []int{lib, app}) {
 		t.Errorf("closure = %v", got)
+	}
+}
+
+// chain is n modules, each depending on the one before.
+func chain(n int) []Node {
+	nodes := make([]Node, n)
+	for i := range nodes {
+		nodes[i].Name = fmt.Sprintf("m%d", i)
+		if i > 0 {
+			nodes[i].Deps = []string{nodes[i-1].Name}
+		}
+	}
+	return nodes
+}
+
+// A chain far longer than any configuration sorts, and its last module's
+// closure is the whole chain, in order.
+func TestLongChain(t *testing.T) {
+	const n = 100000
+	g, err := New(chain(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if order := g.Order(); order[0] != 0 || order[n-1] != n-1 {
+		t.Errorf("order starts %d, ends %d", order[0], order[n-1])
+	}
+	c := g.Closure(n - 1)
+	if len(c) != n || c[0] != 0 || c[n-1] != n-1 {
+		t.Errorf("closure of the last module: %d modules", len(c))
+	}
+	if c := g.Closure(0); len(c) != 1 {
+		t.Errorf("closure of the first module: %v", c)
+	}
+	// The same chain, written last module first, closes into a cycle at
+	// its end: the error names the whole cycle.
+	nodes := chain(n)
+	nodes[0].Deps = []string{nodes[n-1].Name}
+	var ce *CycleError
+	if _, err := New(nodes); !errors.As(err, &ce) || len(ce.Path) != n+1 || ce.Path[0] != ce.Path[n] {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A dependency named twice is one edge; a module naming every other one
+// is built after all of them.
+func TestDependenciesNamedTwice(t *testing.T) {
+	nodes := chain(1000)
+	var all []string
+	for _, n := range nodes[:999] {
+		all = append(all, n.Name, n.Name)
+	}
+	nodes[999].Deps = all
+	g, err := New(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(g.Deps(999)); got != 999 {
+		t.Errorf("%d edges, want 999", got)
+	}
+	if got := len(g.Dependents(0)); got != 2 {
+		t.Errorf("m0 has %d dependents, want 2 (m1 and m999)", got)
+	}
+	if c := g.Closure(999); len(c) != 1000 || c[999] != 999 {
+		t.Errorf("closure %d", len(c))
+	}
+}
+
+func TestClosureOrder(t *testing.T) {
+	g, err := New([]Node{{"app", []string{"b", "c"}}, {"b", []string{"lib"}}, {"c", []string{"lib"}}, {"lib", nil}, {"side", nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := map[int]int{}
+	for p, i := range g.Order() {
+		pos[i] = p
+	}
+	c := g.Closure(0)
+	if len(c) != 4 || !slices.IsSortedFunc(c, func(a, b int) int { return pos[a] - pos[b] }) {
+		t.Errorf("closure of app = %v, want app, b, c, lib in build order", c)
 	}
 }

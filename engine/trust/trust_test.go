@@ -101,7 +101,7 @@ func TestProfiles(t *testing.T) {
 	if lib := p.Profile("isolated", "lib", nil, nil); lib.UID != -1 {
 		t.Errorf("without separate uids, lib runs as %d", lib.UID)
 	}
-	if m := p.Module("app", "proxy", []string{"lib"}); m.ID != id || m.StepMCS != id.MCS() || m.Level.Name != "proxy" {
+	if m := p.Module("app", "proxy"); m.ID != id || m.StepMCS != id.MCS() || m.Level.Name != "proxy" {
 		t.Errorf("Module = %+v", m)
 	}
 }
