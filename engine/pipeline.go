@@ -120,9 +120,10 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		Dirs: dirs,
 		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
 		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
-		Log: r.sources[i].log, Say: say,
+		Log: r.sources[i].log, Say: say, LogLimit: r.cfg.LogLimit(m),
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
+	res.LogDiscarded += sr.OutputDiscarded
 	if err != nil {
 		r.confinement(m.Name, "build", err)
 		say("%s", err)

@@ -64,7 +64,7 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 <td><code title="{{.Revision}}">{{short .Revision}}</code></td>
 <td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
 <td>{{dur .Duration}}</td>
-<td>{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}</td>
+<td>{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}{{if .LogDiscarded}}<br><small class="warn">log cut: {{size .LogDiscarded}} beyond the log limit left out</small>{{end}}</td>
 <td>{{range .Files}}<a href="{{.URL}}" download>{{.Name}}</a> <small>{{size .Size}}</small><br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
 </tr>
 {{end}}</tbody>

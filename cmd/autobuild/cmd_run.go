@@ -102,17 +102,14 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 		return err
 	}
 	ex := executor.NewLocal(runner, runner.Host, self, cfg.BuildRoot)
-	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot()}
+	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot(),
+		FilesURL: cfg.Publish.FilesURL}
 	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
 		Executor: ex, Publishers: []publish.Publisher{site},
 		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),
 	})
-	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir}, err, staleLockAfter)
+	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir, baseURL: cfg.Publish.URL}, err, cfg.StaleLockAfter)
 }
-
-// staleLockAfter is how long a run may hold the lock before the runs it
-// keeps out say so.
-const staleLockAfter = 2 * time.Hour
 
 // reportRun prints what the run says on stdout and returns the error that
 // decides the exit code. Under cron (stdout not a terminal) a run says

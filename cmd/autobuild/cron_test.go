@@ -17,7 +17,8 @@ func TestCronOutput(t *testing.T) {
 	f.repo("ok", script(`echo fine`))
 	bad := f.repo("bad", script(`echo "compiling frob.c"; printf 'frob.c:3: error: \033[31mno\033[0m\n'; exit 2`))
 	f.repo("app", script(`echo app`))
-	f.config(`modules:
+	f.config(`publish: {url: "https://build.example.org/ci/"}
+modules:
   - {name: ok, source: {url: repos/ok}}
   - {name: bad, source: {url: repos/bad}}
   - {name: app, source: {url: repos/app}, depends: [bad]}
@@ -32,6 +33,7 @@ func TestCronOutput(t *testing.T) {
 		`(?m)^run 1: 1 built, 0 reused, 1 failed, 1 skipped in \S+$`,
 		`(?m)^FAILED bad: build failed: exit status 2$`,
 		`(?m)^  log: /\S+/log-root/1/bad\.log$`,
+		`(?m)^  url: https://build\.example\.org/ci/logs/bad\.log$`,
 		`(?m)^  \| compiling frob\.c$`,
 		`(?m)^  \| frob\.c:3: error: \\x1b\[31mno\\x1b\[0m$`,
 		`(?m)^SKIPPED app: dependency bad failed$`,

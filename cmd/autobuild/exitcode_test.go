@@ -64,6 +64,14 @@ func TestExitCodes(t *testing.T) {
 			os.WriteFile(lock, fmt.Appendf(nil, "pid 1 since %s\n", then.Format(time.RFC3339)), 0o644)
 			return []string{"run", "--config", f.cfg}, nil
 		}, exitLocked, "holds the lock ("},
+		{"lock held longer than stale_lock_after", func(f *farm) ([]string, []string) {
+			f.config(fmt.Sprintf("stale_lock_after: 5s\nmodules:\n  - name: ok\n    source: {url: %s}\n", f.repo("ok", script("true"))))
+			lock := filepath.Join(f.root, "state", "lock")
+			holdLock(f.t, lock)
+			then := time.Now().Add(-10 * time.Second)
+			os.WriteFile(lock, fmt.Appendf(nil, "pid 1 since %s\n", then.Format(time.RFC3339)), 0o644)
+			return []string{"run", "--config", f.cfg}, nil
+		}, exitLocked, "holds the lock ("},
 		{"level cannot be enforced before the run", func(f *farm) ([]string, []string) {
 			f.config(fmt.Sprintf("modules:\n  - name: ok\n    source: {url: %s}\n", f.repo("ok", script("true"))))
 			return []string{"run", "--config", f.cfg}, []string{sandbox.DisableEnv + "=pidns"}

@@ -62,6 +62,35 @@ modules:
 	}
 }
 
+// log_limit_mb bounds a module's log (globally, and per module); the cut
+// is on the site and in status.json.
+func TestLogLimitSetting(t *testing.T) {
+	f := newFarm(t)
+	for _, n := range []string{"global", "own"} {
+		f.repo(n, script(`yes output-line | head -c 3145728; echo the-last-line`))
+	}
+	f.config(`log_limit_mb: 1
+modules:
+  - {name: global, source: {url: repos/global}}
+  - {name: own, source: {url: repos/own}, log_limit_mb: 8}
+`)
+	if r := f.run(); r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r.dump())
+	}
+	st := f.status()
+	g, o := module(st, "global"), module(st, "own")
+	if g.LogDiscarded < 1<<20 || o.LogDiscarded != 0 {
+		t.Errorf("log_discarded: global %d (want over 1 MiB), own %d (want 0)", g.LogDiscarded, o.LogDiscarded)
+	}
+	if log := moduleLog(t, f, "global"); len(log) > 1<<20+16<<10 || !bytes.Contains(log, []byte("the-last-line")) {
+		t.Errorf("global's log: %d bytes, end kept %v", len(log), bytes.Contains(log, []byte("the-last-line")))
+	}
+	page, _ := os.ReadFile(filepath.Join(f.root, "public_html", "index.html"))
+	if !bytes.Contains(page, []byte("log cut: ")) {
+		t.Error("index.html does not say global's log was cut")
+	}
+}
+
 // A build that writes a file beyond its level's file size limit fails
 // with the limit named, on the site, not as a bare exit status.
 func TestFileSizeLimitNamedOnTheSite(t *testing.T) {

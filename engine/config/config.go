@@ -60,7 +60,19 @@ type Config struct {
 	// BuildUIDs is the range module builds run as (when the engine is
 	// root), less the host's accounts and subordinate ranges.
 	BuildUIDs UIDRange `config:"build_uids"`
+	// LogLimitMB bounds, in MiB, the output one step writes to its
+	// module's log (0: the default, 64); a module may set its own.
+	LogLimitMB int `config:"log_limit_mb"`
+	// StaleLockAfter is how long a run may hold the lock before the runs
+	// it keeps out say so (younger, they exit 3 quietly).
+	StaleLockAfter time.Duration `config:"stale_lock_after"`
 }
+
+// DefaultStaleLockAfter is StaleLockAfter when the file sets none.
+const DefaultStaleLockAfter = 2 * time.Hour
+
+// MaxLogLimitMB bounds log_limit_mb.
+const MaxLogLimitMB = 1 << 20
 
 // UIDRange is a range of uids: First, First+1, …, First+Count-1.
 type UIDRange struct {
@@ -83,6 +95,17 @@ type Module struct {
 	Timeout time.Duration `config:"timeout"`
 	// Trust names the trust level the build runs at.
 	Trust string `config:"trust"`
+	// LogLimitMB overrides the global log_limit_mb for this module.
+	LogLimitMB int `config:"log_limit_mb"`
+}
+
+// LogLimit is the bound, in bytes, of what one step of module m writes to
+// its log (0: the executor's default).
+func (c *Config) LogLimit(m *Module) int64 {
+	if m.LogLimitMB > 0 {
+		return int64(m.LogLimitMB) << 20
+	}
+	return int64(c.LogLimitMB) << 20
 }
 
 // Source says where a module's code comes from.
@@ -128,6 +151,12 @@ type Publish struct {
 	Dir string `config:"dir"`
 	// Keep is how many past sites are kept beside the live one.
 	Keep int `config:"keep"`
+	// URL is the site's address (http:// or https://), when it is served:
+	// the run's report links each failed module's log there.
+	URL string `config:"url"`
+	// FilesURL is a separate origin that serves the site's packages/ and
+	// logs/ (see README, "Build root"): every link to a file points there.
+	FilesURL string `config:"files_url"`
 }
 
 // Archive configures the build archive.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/autobuild/autobuild/engine/graph"
+	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/sandbox"
 	"github.com/autobuild/autobuild/scm"
 )
@@ -221,6 +223,21 @@ func (l *loader) validate(c *Config) error {
 	if c.Publish.Keep < 1 {
 		return l.err("publish.keep", "must be at least 1, not %d", c.Publish.Keep)
 	}
+	if err := publish.CheckFilesURL(c.Publish.FilesURL); err != nil {
+		return l.err("publish.files_url", "%v", err)
+	}
+	if err := checkSiteURL(c.Publish.URL); err != nil {
+		return l.err("publish.url", "%v", err)
+	}
+	if c.LogLimitMB < 0 || c.LogLimitMB > MaxLogLimitMB {
+		return l.err("log_limit_mb", "must be from 1 to %d MiB (0: the default, 64), not %d", MaxLogLimitMB, c.LogLimitMB)
+	}
+	if c.StaleLockAfter < 0 {
+		return l.err("stale_lock_after", "must not be negative")
+	}
+	if c.StaleLockAfter == 0 {
+		c.StaleLockAfter = DefaultStaleLockAfter
+	}
 	if c.Archive.Keep < 1 {
 		return l.err("archive.keep", "must be at least 1, not %d", c.Archive.Keep)
 	}
@@ -363,6 +380,9 @@ func (l *loader) validate(c *Config) error {
 		if m.Timeout == 0 {
 			m.Timeout = 2 * time.Hour
 		}
+		if m.LogLimitMB < 0 || m.LogLimitMB > MaxLogLimitMB {
+			return l.err(key+".log_limit_mb", "must be from 1 to %d MiB (0: the global log_limit_mb), not %d", MaxLogLimitMB, m.LogLimitMB)
+		}
 		if m.Trust == "" {
 			m.Trust = DefaultLevel
 		}
@@ -424,4 +444,22 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return 0
+}
+
+// checkSiteURL refuses a site address that is not an absolute http:// or
+// https:// URL.
+func checkSiteURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q: %v", s, err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%q must be an absolute http:// or https:// URL, e.g. https://build.example.org/", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("%q must not have a query, a fragment or a user", s)
+	}
+	return nil
 }

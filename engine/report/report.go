@@ -46,6 +46,9 @@ type Module struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Log is the module's log, relative to the published site.
 	Log string `json:"log,omitempty"`
+	// LogDiscarded is how many bytes of the module's output this run were
+	// left out of its log (beyond the log limit; the log says where).
+	LogDiscarded int64 `json:"log_discarded,omitempty"`
 	// LogUnavailable says why the module's log is not on the site (it
 	// was named outside the log folder, or could not be read safely).
 	LogUnavailable string `json:"log_unavailable,omitempty"`
