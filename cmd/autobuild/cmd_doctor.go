@@ -29,7 +29,7 @@ how much space and how many inodes the build root's file system has free, with
 a warning when either is nearly gone (below 5%, or 1 GiB of space). Exits 4
 when a level used by the configuration cannot be fully enforced, 0 otherwise
 (a nearly full disk is a warning only).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd.Context(), g) },
 	}
 }

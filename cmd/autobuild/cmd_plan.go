@@ -45,7 +45,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 with their dependencies and trust levels. Nothing is checked out or built.
 With --json, print the plan as JSON (including each module's SELinux type,
 MCS categories and build uid).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd.Context(), o, g) },
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")

@@ -60,7 +60,7 @@ build archive, and publish the status site atomically.
 
   # the engine itself confined too
   autobuild-secure run`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), o, g) },
 	}
 	o.AddFlags(cmd.Flags())
@@ -71,6 +71,9 @@ build archive, and publish the status site atomically.
 // local executor, the site publisher) and reports the run. Its error
 // decides the exit code (see exitCode).
 func runRun(ctx context.Context, o *RunOptions, g *globals) error {
+	if err := oneOf("--progress", o.Progress, "auto", "plain", "quiet"); err != nil {
+		return err
+	}
 	if err := config.ValidateWorkers(o.Jobs); err != nil {
 		return &usageError{fmt.Errorf("--jobs: %w", err)}
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -14,7 +16,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "print the status of the last published run",
 		Long:  `Print status.json of the live published site (the last run that published).`,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), g) },
 	}
 }
@@ -24,9 +26,13 @@ func runStatus(_ context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(filepath.Join(cfg.Publish.Dir, "status.json"))
+	p := filepath.Join(cfg.Publish.Dir, "status.json")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &usageError{fmt.Errorf("no run has been published under %s yet: `autobuild run --config %s` publishes one", cfg.Publish.Dir, cfg.File)}
+	}
 	if err != nil {
-		return fmt.Errorf("no published run yet: %w", err)
+		return err
 	}
 	_, err = g.stdout.Write(b)
 	return err

@@ -47,6 +47,35 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", func(f *farm) ([]string, []string) {
 			return []string{"run", "--bogus"}, nil
 		}, exitConfig, "unknown flag"},
+		{"unknown command", func(f *farm) ([]string, []string) {
+			return []string{"frobnicate"}, nil
+		}, exitConfig, `unknown command "frobnicate"`},
+		{"an extra argument", func(f *farm) ([]string, []string) {
+			return []string{"run", "extra"}, nil
+		}, exitConfig, "autobuild run takes no arguments"},
+		{"an extra argument to plan", func(f *farm) ([]string, []string) {
+			return []string{"plan", "--config", f.cfg, "extra"}, nil
+		}, exitConfig, "autobuild plan takes no arguments"},
+		{"--progress names no mode", func(f *farm) ([]string, []string) {
+			return []string{"run", "--progress=fancy"}, nil
+		}, exitConfig, `--progress: "fancy" is not one of auto, plain, quiet`},
+		{"--log-level names no level", func(f *farm) ([]string, []string) {
+			return []string{"--log-level=chatty", "plan"}, nil
+		}, exitConfig, `--log-level: "chatty"`},
+		{"--log-format names no format", func(f *farm) ([]string, []string) {
+			return []string{"--log-format=xml", "plan"}, nil
+		}, exitConfig, `--log-format: "xml"`},
+		{"negative -j", func(f *farm) ([]string, []string) {
+			f.config(fmt.Sprintf("modules:\n  - name: ok\n    source: {url: %s}\n", f.repo("ok", script("true"))))
+			return []string{"run", "--config", f.cfg, "-j", "-3"}, nil
+		}, exitConfig, "--jobs: must be from 0 to 1024, not -3"},
+		{"status before any run", func(f *farm) ([]string, []string) {
+			f.config(fmt.Sprintf("modules:\n  - name: ok\n    source: {url: %s}\n", f.repo("ok", script("true"))))
+			return []string{"status", "--config", f.cfg}, nil
+		}, exitConfig, "no run has been published"},
+		{"no command", func(f *farm) ([]string, []string) {
+			return nil, nil
+		}, exitOK, ""},
 		{"--force names an unknown module", func(f *farm) ([]string, []string) {
 			f.config(fmt.Sprintf("modules:\n  - name: ok\n    source: {url: %s}\n", f.repo("ok", script("true"))))
 			return []string{"run", "--config", f.cfg, "--force=ghost"}, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -32,6 +33,42 @@ func (g *globals) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.LogFormat, "log-format", "text", "structured log format on stderr: text or json")
 }
 
+// validate refuses a global option that names no known value.
+func (g *globals) validate() error {
+	if err := oneOf("--log-level", g.LogLevel, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	return oneOf("--log-format", g.LogFormat, "text", "json")
+}
+
+// oneOf is a usage error unless v is one of the choices.
+func oneOf(flag, v string, choices ...string) error {
+	for _, c := range choices {
+		if strings.EqualFold(v, c) {
+			return nil
+		}
+	}
+	return &usageError{fmt.Errorf("%s: %q is not one of %s", flag, v, strings.Join(choices, ", "))}
+}
+
+// noArgs refuses positional arguments (exit 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%s takes no arguments, got %q (flags start with --)", cmd.CommandPath(), args)}
+	}
+	return nil
+}
+
+// usageArgs turns a positional-argument check's error into a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
 func (g *globals) logger() *slog.Logger {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(g.LogLevel)); err != nil {
@@ -57,7 +94,10 @@ builds each one with its own build script in dependency order, confined at the
 trust level the configuration gives it, and publishes the results (a status
 site, logs, artifacts) atomically. Run it from cron:
 
-  */5 * * * *  builder  autobuild run --config /etc/autobuild/autobuild.yaml
+  */5 * * * *  root  /usr/local/bin/autobuild-secure run --config /etc/autobuild/autobuild.yaml
+
+(in /etc/cron.d/autobuild: cron's PATH is /usr/bin:/bin, so name the binary
+by its full path). Under cron it prints nothing unless a module newly failed.
 
 Every process it starts (checkouts and builds) runs confined: Landlock, PID and
 network namespaces, a uid of its own per module and resource limits here; an
@@ -68,6 +108,16 @@ is enabled. If a level cannot be enforced, the run refuses (exit 4).
 		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that an unknown command is a usage error (exit 2),
+		// not cobra's generic error; with no command it prints this help.
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q (commands: run, plan, doctor, status)", args[0], cmd.CommandPath())
+			}
+			return nil
+		}),
+		RunE:              func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		PersistentPreRunE: func(*cobra.Command, []string) error { return g.validate() },
 	}
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
