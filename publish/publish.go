@@ -287,8 +287,14 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return err
 	}
 	syncDir(dir)
-	// The swap: one rename of a symlink over the old one.
-	if err := renameio.Symlink(dir, public); err != nil {
+	// The swap: one rename of a symlink over the old one. The link is
+	// relative, so the build root can be moved or bind-mounted elsewhere
+	// with its site.
+	target := dir
+	if rel, err := filepath.Rel(filepath.Dir(public), dir); err == nil {
+		target = rel
+	}
+	if err := renameio.Symlink(target, public); err != nil {
 		return fmt.Errorf("swap %s: %w", public, err)
 	}
 	syncDir(filepath.Dir(public))

@@ -108,7 +108,7 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		if len(p.Depends) > 0 {
 			deps = " (needs " + strings.Join(p.Depends, ", ") + ")"
 		}
-		fmt.Fprintf(w, "%3d. %-20s %-10s %s%s\n", k+1, p.Name, p.Trust, p.Source, deps)
+		fmt.Fprintf(w, "%3d. %-20s %-10s uid %-6d %-10s %s%s\n", k+1, p.Name, p.Trust, p.UID, p.MCS, p.Source, deps)
 	}
 	return w.Flush()
 }

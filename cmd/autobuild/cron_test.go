@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,5 +60,30 @@ modules:
 	// --progress=plain prints the summary whatever stdout is.
 	if r := f.run("--progress=plain"); r.code != 0 || !strings.Contains(r.stdout, "run 4: 0 built, 3 reused") {
 		t.Errorf("--progress=plain: want the summary\n%s", r.dump())
+	}
+}
+
+// public_html is a relative link: the build root moved elsewhere (or
+// bind-mounted) still serves its site, and runs on from there.
+func TestSiteLinkSurvivesAMove(t *testing.T) {
+	f := newFarm(t)
+	f.repo("mod", script(`echo built > "$AUTOBUILD_PACKAGE_ROOT/mod.bin"`))
+	f.config("modules:\n  - {name: mod, source: {url: repos/mod}}\n")
+	if r := f.run(); r.code != 0 {
+		t.Fatal(r.dump())
+	}
+	moved := filepath.Join(testutil.Dir(t), "moved")
+	if err := os.Rename(f.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	f.dir, f.cfg, f.root = moved, filepath.Join(moved, "autobuild.yaml"), filepath.Join(moved, "build")
+	if b, err := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "mod", "mod.bin")); err != nil || string(b) != "built\n" {
+		t.Fatalf("the moved site does not serve its artifact: %q, %v", b, err)
+	}
+	if r := f.run(); r.code != 0 {
+		t.Fatalf("a run in the moved build root:\n%s", r.dump())
+	}
+	if st := f.status(); st.Counter != 2 {
+		t.Errorf("the moved build root's run is %d, want 2", st.Counter)
 	}
 }

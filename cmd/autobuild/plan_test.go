@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -117,6 +119,30 @@ func TestJobsFlagIsCapped(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "build")); err == nil {
 			t.Errorf("-j %s touched the disk", j)
+		}
+	}
+}
+
+// Plain plan shows each module's uid and MCS categories, as --json does.
+func TestPlanPrintsIdentities(t *testing.T) {
+	f := newFarm(t)
+	f.config("modules:\n  - {name: one, source: {url: /nowhere/one}}\n  - {name: two, source: {url: /nowhere/two}, depends: [one]}\n")
+	plain := ab(t, nil, "plan", "--config", f.cfg)
+	js := ab(t, nil, "plan", "--json", "--config", f.cfg)
+	var plan struct {
+		Modules []struct {
+			Name string
+			MCS  string
+			UID  int
+		}
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &plan); err != nil || len(plan.Modules) != 2 {
+		t.Fatalf("plan --json: %v\n%s", err, js.dump())
+	}
+	for _, m := range plan.Modules {
+		line := regexp.MustCompile(`(?m)^ *\d+\. ` + m.Name + ` .*$`).FindString(plain.stdout)
+		if !strings.Contains(line, fmt.Sprintf("uid %d ", m.UID)) || m.MCS == "" || !strings.Contains(line, m.MCS) {
+			t.Errorf("plan's line for %s does not show uid %d and %s: %q", m.Name, m.UID, m.MCS, line)
 		}
 	}
 }
