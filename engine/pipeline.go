@@ -217,7 +217,7 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 	} else if prev.Key == res.Key {
 		arts, unpublished, missing := r.outputs(m.Name, prev)
 		if missing == "" {
-			res.State, res.CachedFrom, res.Log = report.Cached, prev.Run, prev.Log
+			res.State, res.ReusedFrom, res.Log = report.Reused, prev.Run, prev.Log
 			res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
 			res.Artifacts, res.Unpublished = arts, unpublished
 			say("unchanged since run %d: not rebuilt", prev.Run)
@@ -237,7 +237,7 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 		say("%v; rebuilding", err)
 		return false
 	}
-	logPath := filepath.Join(r.logDir, m.Name+".cached.log")
+	logPath := filepath.Join(r.logDir, m.Name+".restored.log")
 	if err := r.arch.Restore(m.Name, res.Key, archive.Parts{
 		Install: r.layout.InstallDir(m.Name), Package: r.layout.PackageDir(m.Name), Log: logPath,
 	}); err != nil {
@@ -250,10 +250,10 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 		say("%v; rebuilding", err)
 		return false
 	}
-	res.State, res.CachedFrom, res.Log = report.Cached, meta.Run, logPath
-	res.Reason = fmt.Sprintf("cached from run %d", meta.Run)
+	res.State, res.ReusedFrom, res.Log = report.Reused, meta.Run, logPath
+	res.Reason = fmt.Sprintf("restored from the build archive (built in run %d)", meta.Run)
 	res.Artifacts, res.Unpublished = arts, unpublished
-	say("cached from run %d: restored from the build archive", meta.Run)
+	say("restored from the build archive (built in run %d)", meta.Run)
 	return true
 }
 

@@ -61,7 +61,7 @@ func renderAtom(w io.Writer, run *report.Run) error {
 			Updated: h.Start.Add(h.Duration).UTC().Format(time.RFC3339),
 			Link:    atomLink{Href: "index.html"},
 			Summary: fmt.Sprintf("%d built, %d reused, %d failed, %d skipped in %s",
-				h.Built, h.Cached, h.Failed, h.Skipped, h.Duration.Round(time.Millisecond)),
+				h.Built, h.Reused, h.Failed, h.Skipped, h.Duration.Round(time.Millisecond)),
 		})
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

@@ -46,14 +46,14 @@ var index = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE ht
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-.built,.cached,.ok{color:#1a7f37;font-weight:600}.failed,.bad{color:#cf222e;font-weight:600}.skipped{color:#9a6700;font-weight:600}
+.built,.reused,.ok{color:#1a7f37;font-weight:600}.failed,.bad{color:#cf222e;font-weight:600}.skipped{color:#9a6700;font-weight:600}
 code{font-size:.9em}.warn{color:#cf222e}small{color:#666}
 </style>
 </head>
 <body>
 <h1>autobuild run {{.Run.Counter}}: <span class="{{if .Summary.OK}}ok{{else}}bad{{end}}">{{.Verdict}}</span></h1>
 <p>Started {{when .Run.Start}}, took {{dur .Run.Duration}}.
-{{.Summary.Built}} built, {{.Summary.Cached}} reused, {{.Summary.Failed}} failed, {{.Summary.Skipped}} skipped.
+{{.Summary.Built}} built, {{.Summary.Reused}} reused, {{.Summary.Failed}} failed, {{.Summary.Skipped}} skipped.
 Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href="feed.atom">feed.atom</a>.</p>
 <table>
 <thead><tr><th>Module</th><th>Status</th><th>Revision</th><th>Trust level</th><th>Duration</th><th>Log</th><th>Artifacts</th></tr></thead>
@@ -71,7 +71,7 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 </table>
 {{if .Run.History}}<h2>Recent runs</h2>
 <table><thead><tr><th>Run</th><th>Started</th><th>Duration</th><th>Built</th><th>Reused</th><th>Failed</th><th>Skipped</th></tr></thead><tbody>
-{{range .Run.History}}<tr><td>{{.Counter}}</td><td>{{when .Start}}</td><td>{{dur .Duration}}</td><td>{{.Built}}</td><td>{{.Cached}}</td><td class="{{if .Failed}}failed{{end}}">{{.Failed}}</td><td>{{.Skipped}}</td></tr>
+{{range .Run.History}}<tr><td>{{.Counter}}</td><td>{{when .Start}}</td><td>{{dur .Duration}}</td><td>{{.Built}}</td><td>{{.Reused}}</td><td class="{{if .Failed}}failed{{end}}">{{.Failed}}</td><td>{{.Skipped}}</td></tr>
 {{end}}</tbody></table>{{end}}
 </body>
 </html>

@@ -67,7 +67,7 @@ func newFixture(t *testing.T, counter int) *fixture {
 						artifact(t, filepath.Join(root, "pkg", "libfoo"), "libfoo_1.2_amd64.deb"),
 						artifact(t, filepath.Join(root, "pkg", "libfoo"), "src/libfoo-1.2.tar.gz"),
 					}},
-				{Name: "app", State: report.Cached, Depends: []string{"libfoo"}, Groups: []string{"core", "apps"}, Revision: "fedcba98", Key: "k-app", CachedFrom: 3,
+				{Name: "app", State: report.Reused, Depends: []string{"libfoo"}, Groups: []string{"core", "apps"}, Revision: "fedcba98", Key: "k-app", ReusedFrom: 3,
 					Level: "network", Start: t0.Add(13 * time.Second), Duration: 250 * time.Millisecond,
 					Artifacts: []report.Artifact{artifact(t, filepath.Join(root, "pkg", "app"), "app.bin")}},
 				{Name: "broken", State: report.Failed, Reason: "build exited with status 2", Revision: "77aa", Level: "isolated",
@@ -76,7 +76,7 @@ func newFixture(t *testing.T, counter int) *fixture {
 					Level: "isolated", Start: t0.Add(2 * time.Second)},
 			},
 			History: []report.Summary{
-				{Counter: counter - 1, Start: t0.Add(-24 * time.Hour), Duration: 61 * time.Second, Built: 3, Cached: 1},
+				{Counter: counter - 1, Start: t0.Add(-24 * time.Hour), Duration: 61 * time.Second, Built: 3, Reused: 1},
 				{Counter: counter - 2, Start: t0.Add(-48 * time.Hour), Duration: 2 * time.Second, Built: 1, Failed: 1, Skipped: 2},
 			},
 		},

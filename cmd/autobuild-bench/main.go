@@ -296,7 +296,7 @@ func benchNoChange(bin, dir string) {
 	for range 5 {
 		d, r := run(bin, cfg)
 		s := r.Summarize()
-		if s.Cached != n {
+		if s.Reused != n {
 			must(fmt.Errorf("no-change run rebuilt modules: %+v", s))
 		}
 		ds = append(ds, d)
@@ -363,7 +363,7 @@ func benchBigLog(bin, dir string) {
 	var ds []time.Duration
 	for range 3 {
 		d, r := run(bin, cfg)
-		if s := r.Summarize(); s.Cached != 1 {
+		if s := r.Summarize(); s.Reused != 1 {
 			must(fmt.Errorf("no-change run rebuilt: %+v", s))
 		}
 		ds = append(ds, d)

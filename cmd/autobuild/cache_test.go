@@ -42,7 +42,7 @@ func (f *farm) mustRun(args ...string) {
 }
 
 func TestCacheRebuildsExactlyWhatChanged(t *testing.T) {
-	B, C := report.Built, report.Cached
+	B, C := report.Built, report.Reused
 	tests := []struct {
 		name   string
 		libCfg string // extra config for lib, after the first run
@@ -101,11 +101,11 @@ func TestCacheArchiveRestoreAndCorruption(t *testing.T) {
 	f.config(plain)
 	f.mustRun() // run 3: back to run 1's inputs: restored from the archive
 	m := module(f.status(), "app")
-	if m.State != report.Cached || m.CachedFrom != 1 || !strings.Contains(m.Reason, "cached from run 1") {
-		t.Fatalf("app: %s from %d (%s), want cached from run 1", m.State, m.CachedFrom, m.Reason)
+	if m.State != report.Reused || m.ReusedFrom != 1 || !strings.Contains(m.Reason, "restored from the build archive (built in run 1)") {
+		t.Fatalf("app: %s from %d (%s), want restored from the build archive", m.State, m.ReusedFrom, m.Reason)
 	}
 	page, _ := os.ReadFile(filepath.Join(f.root, "public_html", "index.html"))
-	if !strings.Contains(string(page), "cached from run 1") {
+	if !strings.Contains(string(page), "restored from the build archive (built in run 1)") {
 		t.Errorf("the site does not say where app came from")
 	}
 	if b, _ := os.ReadFile(filepath.Join(f.root, "install-root", "app", "usr", "share", "app")); string(b) != "app\n" {
@@ -141,7 +141,7 @@ func TestForce(t *testing.T) {
 	f.config(strings.Replace(cacheConfig, "%s", "", 2))
 	f.mustRun()
 	f.mustRun("--force=other")
-	if got := f.states(); got["other"] != report.Built || got["lib"] != report.Cached || got["app"] != report.Cached {
+	if got := f.states(); got["other"] != report.Built || got["lib"] != report.Reused || got["app"] != report.Reused {
 		t.Errorf("--force=other: %v", got)
 	}
 	f.mustRun("--force")

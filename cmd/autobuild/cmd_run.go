@@ -169,7 +169,7 @@ func newProgress(mode string, w io.Writer) func(engine.Event) {
 			fmt.Fprintf(w, "  …  %s\n", e.Module)
 		case e.State == report.Built:
 			fmt.Fprintf(w, "  ok  %s built in %s\n", e.Module, e.Took.Round(time.Millisecond))
-		case e.State == report.Cached:
+		case e.State == report.Reused:
 			fmt.Fprintf(w, "  ok  %s %s\n", e.Module, e.Reason)
 		default:
 			fmt.Fprintf(w, "  !!  %s %s: %s\n", e.Module, e.State, e.Reason)

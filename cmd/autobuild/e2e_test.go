@@ -234,7 +234,7 @@ func TestNewCommitIsPickedUp(t *testing.T) {
 	if m := module(st, "lib"); m.State != report.Built || m.Revision != rev {
 		t.Errorf("lib: %s at %s, want built at %s", m.State, m.Revision, rev)
 	}
-	if m := module(st, "other"); m.State != report.Cached {
+	if m := module(st, "other"); m.State != report.Reused {
 		t.Errorf("other: %s, want reused", m.State)
 	}
 	v, _ := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "lib", "version"))

@@ -142,7 +142,7 @@ func (e *isolationEnv) runTwice(t *testing.T, run func(args ...string) result) {
 		}
 	}
 	for _, m := range e.f.status().Modules {
-		if m.State != report.Built && m.State != report.Cached {
+		if m.State != report.Built && m.State != report.Reused {
 			t.Fatalf("%s: %s (%s)", m.Name, m.State, m.Reason)
 		}
 	}

@@ -67,7 +67,7 @@ func TestConfigRules(t *testing.T) {
 		{"worded timeout", "a.yaml", mod + "    timeout: 5 minutes\n", nil, `:4: modules[0].timeout: "5 minutes" is not a duration; write e.g. 90s, 5m or 1h30m`},
 		{"numeric commit", "a.yaml", "modules:\n  - name: a\n    source: {url: /x, commit: 1234567}\n", nil, `:3: modules[0].source.commit: must be a string, not the number 1234567: quote it: commit: "1234567"`},
 		{"names share a variable", "a.yaml", mod + "  - name: a_b\n    source: {url: /y}\n  - name: a-b\n    source: {url: /z}\n", nil, `:6: modules[2].name: "a-b" and "a_b" (modules[1], line 4) would share the variable AUTOBUILD_DEP_A_B_ROOT`},
-		{"names share a log", "a.yaml", mod + "  - name: a.cached\n    source: {url: /y}\n", nil, `:4: modules[1].name: "a.cached" and "a" (modules[0], line 2) would share the log file a.cached.log`},
+		{"names share a log", "a.yaml", mod + "  - name: a.restored\n    source: {url: /y}\n", nil, `:4: modules[1].name: "a.restored" and "a" (modules[0], line 2) would share the log file a.restored.log`},
 		{"publish inside the build root", "a.yaml", "build_root: /srv/ab\npublish: {dir: /srv/ab/sites}\n" + mod, nil, ":2: publish.dir: /srv/ab/sites is inside the build root /srv/ab"},
 		{"too many workers", "a.yaml", "workers: 1e10\n" + mod, nil, ":1: workers: must be a whole number, not the number 1e10"},
 		{"workers beyond the cap", "a.yaml", "workers: 100000\n" + mod, nil, ":1: workers: must be from 0 to 1024, not 100000"},

@@ -39,7 +39,7 @@ exit 1
 		t.Fatalf("second run:\n%s", r.dump())
 	}
 	for _, m := range f.status().Modules {
-		if m.State != "cached" {
+		if m.State != "reused" {
 			t.Errorf("%s: %s (%s), want reused", m.Name, m.State, m.Reason)
 		}
 		b, err := os.ReadFile(filepath.Join(f.root, "log-root", "2", m.Name+".log"))

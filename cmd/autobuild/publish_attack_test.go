@@ -241,7 +241,7 @@ func TestPublishIgnoresLogsNamedOutsideTheLogFolder(t *testing.T) {
 	st := f.status()
 	for _, n := range []string{"a", "b", "c"} {
 		m := module(st, n)
-		if m.State != report.Cached {
+		if m.State != report.Reused {
 			t.Fatalf("%s: %s (%s), want reused", n, m.State, m.Reason)
 		}
 		if m.Log != "" || !strings.Contains(m.LogUnavailable, "not below the log folder") {
@@ -520,7 +520,7 @@ echo pkg > "$AUTOBUILD_PACKAGE_ROOT/big.bin"`))
 		}
 	}
 	m := module(f.status(), "big")
-	if m.State != report.Cached || m.CachedFrom != 1 {
+	if m.State != report.Reused || m.ReusedFrom != 1 {
 		t.Fatalf("big: %s (%s), want reused from run 1", m.State, m.Reason)
 	}
 	engineLog := filepath.Join(f.root, "log-root", "1", "big.log")

@@ -45,7 +45,7 @@ func (r runReport) news() bool {
 func (r runReport) write(w io.Writer) {
 	s := r.rep.Summarize()
 	fmt.Fprintf(w, "run %d: %d built, %d reused, %d failed, %d skipped in %s\n",
-		r.rep.Counter, s.Built, s.Cached, s.Failed, s.Skipped, r.rep.Duration.Round(time.Millisecond))
+		r.rep.Counter, s.Built, s.Reused, s.Failed, s.Skipped, r.rep.Duration.Round(time.Millisecond))
 	for _, m := range r.rep.Modules {
 		if m.State.OK() {
 			continue

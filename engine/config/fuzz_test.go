@@ -43,7 +43,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	for _, extra := range []string{
 		"    timeout: 5\n", "    timeout: 5 minutes\n", "    timeout: 1e400\n",
-		"  - name: a_b\n    source: {url: /r/b}\n", "  - name: a.cached\n    source: {url: /r/b}\n",
+		"  - name: a_b\n    source: {url: /r/b}\n", "  - name: a.restored\n    source: {url: /r/b}\n",
 		"  - name: " + strings.Repeat("x", MaxNameLen+1) + "\n    source: {url: /r/b}\n",
 		"    source: {url: /r/a, commit: 1234567}\n", "    trust: WithProxy\nlevels:\n  WithProxy: {}\n",
 	} {

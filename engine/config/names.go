@@ -20,7 +20,7 @@ func ValidateWorkers(n int) error {
 
 // MaxNameLen is the longest module name, in bytes. Every file the engine
 // names after a module must fit in a file name (255 bytes): its logs
-// (<name>.log, <name>.cached.log), its state file (<name>.json) and the
+// (<name>.log, <name>.restored.log), its state file (<name>.json) and the
 // temporary file that replaces it (.<name>.json and up to 19 digits).
 const MaxNameLen = 200
 
@@ -49,7 +49,7 @@ func nameForms(module string) []nameForm {
 	return []nameForm{
 		{"the variable", DepEnvVar(module)},
 		{"the log file", module + ".log"},
-		{"the log file", module + ".cached.log"},
+		{"the log file", module + ".restored.log"},
 	}
 }
 

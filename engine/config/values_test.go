@@ -118,8 +118,8 @@ func TestNameCollisions(t *testing.T) {
 		{"a.b", "a-b", `would share the variable AUTOBUILD_DEP_A_B_ROOT`},
 		{"a+b", "a_b", `would share the variable AUTOBUILD_DEP_A_B_ROOT`},
 		{"Lib", "lib", `"lib" and "Lib" (modules[0], line 2) would share the variable AUTOBUILD_DEP_LIB_ROOT`},
-		{"x", "x.cached", `"x.cached" and "x" (modules[0], line 2) would share the log file x.cached.log: rename one`},
-		{"x.cached", "x", `"x" and "x.cached" (modules[0], line 2) would share the log file x.cached.log`},
+		{"x", "x.restored", `"x.restored" and "x" (modules[0], line 2) would share the log file x.restored.log: rename one`},
+		{"x.restored", "x", `"x" and "x.restored" (modules[0], line 2) would share the log file x.restored.log`},
 		{"a", "a.log", ""},
 		{"ab", "a-b", ""},
 		{"a", "b", ""},
@@ -143,7 +143,7 @@ func TestNameCollisions(t *testing.T) {
 
 // DepEnvVar is the variable the build step really sets.
 func TestDepEnvVarIsTheBuildsVariable(t *testing.T) {
-	for _, name := range []string{"lib", "a-b", "a.b", "A+b_c", "x.cached"} {
+	for _, name := range []string{"lib", "a-b", "a.b", "A+b_c", "x.restored"} {
 		env, _ := build.Env(build.Request{Module: "app", Deps: []build.Dep{{Name: name, Root: "/r/" + name}}}, func(string) bool { return false })
 		want := DepEnvVar(name) + "=/r/" + name
 		if !slices.Contains(env, want) {

@@ -10,9 +10,9 @@ type State string
 const (
 	// Built: the build ran and succeeded.
 	Built State = "built"
-	// Cached: the module's inputs matched an archived good build, which
+	// Reused: the module's inputs matched an archived good build, which
 	// was restored instead of building.
-	Cached State = "cached"
+	Reused State = "reused"
 	// Failed: the checkout or the build failed.
 	Failed State = "failed"
 	// Skipped: a dependency did not succeed, so the module was not built.
@@ -20,7 +20,7 @@ const (
 )
 
 // OK reports whether dependents may build on a module in this state.
-func (s State) OK() bool { return s == Built || s == Cached }
+func (s State) OK() bool { return s == Built || s == Reused }
 
 // Module is one module's result.
 type Module struct {
@@ -32,8 +32,8 @@ type Module struct {
 	Revision string   `json:"revision,omitempty"`
 	// Key is the build's cache key.
 	Key string `json:"key,omitempty"`
-	// CachedFrom is the run whose build was reused (State Cached).
-	CachedFrom int `json:"cached_from,omitempty"`
+	// ReusedFrom is the run whose build was reused (State Reused).
+	ReusedFrom int `json:"reused_from,omitempty"`
 	// FailedSince is the run whose build failed with the same inputs:
 	// the module was not built again (State Failed).
 	FailedSince int      `json:"failed_since,omitempty"`
@@ -88,7 +88,7 @@ type Summary struct {
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
 	Built    int           `json:"built"`
-	Cached   int           `json:"cached"`
+	Reused   int           `json:"reused"`
 	Failed   int           `json:"failed"`
 	Skipped  int           `json:"skipped"`
 }
@@ -100,8 +100,8 @@ func (r *Run) Summarize() Summary {
 		switch m.State {
 		case Built:
 			s.Built++
-		case Cached:
-			s.Cached++
+		case Reused:
+			s.Reused++
 		case Failed:
 			s.Failed++
 		case Skipped:
