@@ -64,7 +64,7 @@ while :; do
   [ "$n" -ge 390 ] && { ok f-processes; break; }
   t=${EPOCHREALTIME/./}
   [ "$n" -ne "$prev" ] && { prev=$n; last=$t; }
-  [ $(( t - last )) -ge 2000000 ] && break
+  [ $(( t - last )) -ge "$STALL_US" ] && break
 done
 kill -KILL %1 2>/dev/null
 wait 2>/dev/null
@@ -125,11 +125,13 @@ modules:
     source: {url: repos/attacker}
     depends: [victim]
     trust: %[1]s
-    timeout: 60s
-    env: ["SECRET=%[2]s", "OUTSIDE=%[3]s", "PORT=%[4]d", "DAEMON=%[5]s", "CONTROL=%[6]s"]
+    timeout: %[7]s
+    env: ["SECRET=%[2]s", "OUTSIDE=%[3]s", "PORT=%[4]d", "DAEMON=%[5]s", "CONTROL=%[6]s", "STALL_US=%[8]d"]
   - {name: forever, source: {url: repos/forever}, trust: %[1]s, timeout: 2s}
   - {name: bystander, source: {url: repos/bystander}, trust: %[1]s}
-`, trust, secret, outside, port, daemon, ctl))
+`, trust, secret, outside, port, daemon, ctl,
+		// Bounded by count; the waits scale with this machine's speed now.
+		scaled(t, time.Minute), scaled(t, 2*time.Second).Microseconds()))
 	if !control {
 		// The real fork bomb runs only confined.
 		b, _ := os.ReadFile(f.cfg)
@@ -788,4 +790,28 @@ func checkContained(t *testing.T, e *attackEnv, where string) *report.Run {
 		}
 	}
 	return st
+}
+
+// slowness is how much slower than an unloaded machine this one starts
+// processes now (1 at best): 20 starts of /bin/true against 2 ms each.
+// Tests scale the waits they cannot avoid with it (a loaded CI host, an
+// emulated VM), never the counts that bound an attack.
+func slowness(t *testing.T) float64 {
+	t.Helper()
+	const n, each = 20, 2 * time.Millisecond
+	start := time.Now()
+	for range n {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := float64(time.Since(start)) / float64(n*each)
+	return min(max(f, 1), 50)
+}
+
+// scaled is d scaled by this machine's slowness.
+func scaled(t *testing.T, d time.Duration) time.Duration {
+	f := slowness(t)
+	t.Logf("machine slowness %.1f: %s waits %s", f, d, time.Duration(float64(d)*f).Round(time.Millisecond))
+	return time.Duration(float64(d) * f).Round(time.Millisecond)
 }
