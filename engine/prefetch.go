@@ -57,11 +57,25 @@ func (r *runner) say(i int, format string, args ...any) {
 	r.deps.Log.Debug(msg, "module", r.g.Name(i))
 }
 
-// resolve pins module i's source: once per run.
+// resolve pins module i's source, in its confined SCM step (the
+// checkout's identity, profile and timeout): once per run.
 func (r *runner) resolve(ctx context.Context, i int) (scm.Revision, error) {
 	s := &r.sources[i]
 	s.resolveOnce.Do(func() {
-		s.rev, s.resolveErr = checkout.Resolve(ctx, r.cfg.Modules[i].Source.SCM())
+		m := &r.cfg.Modules[i]
+		logf, err := r.logFile(i)
+		if err != nil {
+			s.resolveErr = fmt.Errorf("open log: %w", err)
+			return
+		}
+		s.rev, s.resolveErr = checkout.Resolve(ctx, r.deps.Executor, checkout.ResolveRequest{
+			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(),
+			Tmp:     r.layout.TmpDir(m.Name),
+			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
+			Timeout: m.Timeout, Log: logf,
+			Say: func(format string, args ...any) { r.say(i, format, args...) },
+		})
+		r.confinement(m.Name, "resolve", s.resolveErr)
 	})
 	return s.rev, s.resolveErr
 }

@@ -5,9 +5,11 @@
 // downloaded) and its result feeds the build's cache key. Checkout then
 // makes a folder's work tree exactly that Revision, keeping the SCM's
 // metadata in a second folder that no build is given (see Dirs). The
-// engine runs Checkout confined, in a separate process (the checkout mode
-// of the binary, engine/checkout), so a hostile server or repository can
-// only damage the module's own folders.
+// engine runs both confined, each in a separate process under the
+// module's timeout (the resolve and checkout modes of the binary,
+// engine/checkout): the engine itself never reads a repository nor talks
+// to a server, so a hostile or silent server or repository can only
+// damage the module's own folders, or cost the module its timeout.
 //
 // SCMs register by kind ("git") in a small registry; the engine reaches
 // them only through it and through this interface, so it knows nothing of
@@ -91,11 +93,14 @@ type SCM interface {
 	// HasCheckout reports whether d.Meta holds a checkout's metadata, so
 	// that a Checkout of a revision it already has needs no network.
 	HasCheckout(d Dirs) bool
-	// Resolve pins src. It must not download objects or touch any folder.
+	// Resolve pins src. It must not download objects or write any
+	// folder; it may read only the paths Inputs names (and the network).
 	Resolve(ctx context.Context, src Source) (Revision, error)
 	// Checkout makes d.Work exactly rev, keeping its metadata in d.Meta
-	// (created, and the repository fetched into it, when it holds none
-	// yet). It fetches only when rev is not in d.Meta already.
+	// (created when it holds none yet). A remote repository is fetched
+	// into d.Meta, only when rev is not there already; a local one may
+	// be read where it is. Symlinks are written as the text they hold,
+	// and never followed.
 	Checkout(ctx context.Context, src Source, rev Revision, d Dirs) error
 	// Current returns the revision last checked out with d, or an error
 	// if d.Meta holds no checkout.

@@ -1,12 +1,28 @@
 // Package checkout is the checkout stage: it pins a module's source to a
 // revision (resolve) and makes the module's source folder hold exactly
-// that revision (act), in a confined step.
+// that revision (act), each in a confined step.
 //
-// Both halves of the step live here. The engine side (Run) decides what
-// the step must do and runs it through the executor; the child side
-// (RunIfRequested) is the hidden mode of the autobuild binary that the
-// confined step executes. The engine never knows which SCM it talks to:
-// everything kind-specific is behind scm.SCM.
+// Both halves of the step live here. The engine side (Resolve, Run)
+// decides what the step must do and runs it through the executor; the
+// child side (RunIfRequested) is the hidden mode of the autobuild binary
+// that the confined step executes. The engine never knows which SCM it
+// talks to: everything kind-specific is behind scm.SCM.
+//
+// The engine never reads a module's repository itself, nor talks to its
+// server: both halves run as the module's SCM step (its uid and MCS
+// categories, the SCM trust level, the module's timeout), and only that
+// step reads the repository's local paths (scm.SCM.Inputs) or uses the
+// network. A server that accepts a connection and never answers costs
+// its module the timeout, and nothing else: the run goes on.
+//
+// Resolving costs one such step per module per run, a no-change run
+// included (README: Performance gives the figure). One step per run for
+// the modules that share a level would be cheaper, but it would read
+// every module's repository in one process: as whose uid and categories,
+// with whose network rights? A step of one module's identity may use
+// only that module's folders, repositories and network, and a hostile
+// repository could hang or crash the step for all of them, or answer
+// with another's revision. So each module resolves in a step of its own.
 //
 // A checkout has two folders (scm.Dirs): the work tree, which the build
 // then gets and may change at will, and the SCM's metadata, which only
@@ -20,11 +36,15 @@ package checkout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/opencontainers/selinux/go-selinux"
 
@@ -37,11 +57,24 @@ import (
 // checkout; the engine runs it confined, as the module's SCM step.
 const Arg = "__scm-checkout"
 
+// ResolveArg is the hidden subcommand that resolves a module's source,
+// confined as the checkout is: it writes the revision, as JSON
+// (resolved), into a file of its temp folder, which the engine reads
+// when it ends. (A file, not its stdout: on an SELinux host a step may
+// write no pipe of an engine that runs outside autobuild_t.)
+const ResolveArg = "__scm-resolve"
+
+// answerFile is the file of the resolve step's temp folder that holds
+// its answer.
+const answerFile = "scm-resolve.json"
+
 // spec is the step's instructions, passed as one JSON argument.
 type spec struct {
 	Source   scm.Source `json:"source"`
 	Revision string     `json:"revision"`
 	Dirs     scm.Dirs   `json:"dirs"`
+	// Answer is where the resolve step writes its answer.
+	Answer string `json:"answer,omitempty"`
 }
 
 func encode(src scm.Source, rev string, dirs scm.Dirs) (string, error) {
@@ -58,14 +91,20 @@ func decode(raw string) (spec, scm.SCM, error) {
 	return sp, s, err
 }
 
-// RunIfRequested turns the process into the checkout step when it was
-// started as one (os.Args[1] == Arg), and never returns in that case.
-// main calls it right after sandbox.RunHelperIfRequested.
+// RunIfRequested turns the process into the checkout or the resolve step
+// when it was started as one (os.Args[1] is Arg or ResolveArg), and never
+// returns in that case. main calls it right after
+// sandbox.RunHelperIfRequested.
 func RunIfRequested() {
-	if len(os.Args) < 3 || os.Args[1] != Arg {
+	if len(os.Args) < 3 {
 		return
 	}
-	os.Exit(runStep(context.Background(), os.Args[2], os.Stdout, os.Stderr))
+	switch os.Args[1] {
+	case Arg:
+		os.Exit(runStep(context.Background(), os.Args[2], os.Stdout, os.Stderr))
+	case ResolveArg:
+		os.Exit(runResolve(context.Background(), os.Args[2], os.Stdout, os.Stderr))
+	}
 }
 
 // runStep is the child side of the checkout step. Its output goes to the
@@ -89,14 +128,182 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Resolve pins src to a revision. It is cheap and runs in the engine: its
-// result feeds the cache key.
-func Resolve(ctx context.Context, src scm.Source) (scm.Revision, error) {
-	s, err := scm.Get(src.Kind)
+// resolved is the resolve step's answer: the revision, or why there is
+// none.
+type resolved struct {
+	Revision *scm.Revision `json:"revision,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// runResolve is the child side of the resolve step: the answer goes to
+// the spec's answer file (the engine reads it), what it says to stdout
+// and stderr (the module's log).
+func runResolve(ctx context.Context, raw string, stdout, stderr io.Writer) int {
+	sp, s, err := decode(raw)
+	if err != nil {
+		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+		return 2
+	}
+	if sp.Answer == "" {
+		fmt.Fprintln(stderr, "autobuild scm: bad spec: no answer file")
+		return 2
+	}
+	rev, err := s.Resolve(ctx, sp.Source)
+	out, code := resolved{Revision: &rev}, 0
+	if err != nil {
+		fmt.Fprintf(stderr, "autobuild scm: resolve: %v\n", err)
+		out, code = resolved{Error: err.Error()}, 1
+	}
+	b, err := json.Marshal(out)
+	if err == nil {
+		err = writeNew(sp.Answer, b)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+		return 2
+	}
+	return code
+}
+
+// writeNew writes a file that must not exist yet.
+func writeNew(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ResolveRequest is one module's resolve: its SCM step's identity,
+// profile and timeout are the checkout's.
+type ResolveRequest struct {
+	Module string
+	ID     sandbox.ID
+	Source scm.Source
+	// Tmp is the step's private temp folder (emptied first).
+	Tmp string
+	// Profile is the SCM level resolved for the module.
+	Profile sandbox.Profile
+	Timeout time.Duration
+	// Log receives what the step says.
+	Log io.Writer
+	// Say writes a line to the module's log.
+	Say func(format string, args ...any)
+}
+
+// maxAnswer bounds what the engine reads of a resolve step's answer.
+const maxAnswer = 64 << 10
+
+// Resolve pins req.Source to a revision, in the module's confined SCM
+// step: the step reads the repository (a local one, or a remote's refs)
+// and answers the revision, which feeds the cache key. A step that does
+// not answer within req.Timeout is killed, and costs only its module.
+func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm.Revision, error) {
+	s, err := scm.Get(req.Source.Kind)
 	if err != nil {
 		return scm.Revision{}, err
 	}
-	return s.Resolve(ctx, src)
+	b, err := json.Marshal(spec{Source: req.Source, Answer: filepath.Join(req.Tmp, answerFile)})
+	if err != nil {
+		return scm.Revision{}, err
+	}
+	if err := ex.Workspace().PrepareDir(req.Tmp, req.ID, true); err != nil {
+		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+	}
+	res, err := ex.Run(ctx, &executor.Step{
+		Module:  req.Module,
+		ID:      req.ID,
+		Args:    []string{ex.Self(), ResolveArg, string(b)},
+		Dir:     req.Tmp,
+		Env:     executor.BaseEnv(req.Tmp),
+		Stdout:  req.Log,
+		Stderr:  req.Log,
+		Timeout: req.Timeout,
+		Profile: req.Profile,
+		Inputs:  append([]string{ex.Self()}, s.Inputs(req.Source)...),
+		Outputs: []string{req.Tmp},
+	})
+	if err != nil {
+		req.Say("resolve could not start: %v", err)
+		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+	}
+	if res.TimedOut {
+		return scm.Revision{}, fmt.Errorf("resolve timed out after %s", req.Timeout)
+	}
+	if err := ctx.Err(); err != nil {
+		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+	}
+	raw, err := readAnswer(req.Tmp)
+	if err != nil {
+		req.Say("resolve: no answer: %v", err)
+		return scm.Revision{}, fmt.Errorf("resolve failed (exit %d): see the log", res.ExitCode)
+	}
+	var ans resolved
+	switch {
+	case len(raw) > maxAnswer:
+		return scm.Revision{}, fmt.Errorf("resolve: the step answered more than %d bytes", maxAnswer)
+	case json.Unmarshal(raw, &ans) != nil:
+		return scm.Revision{}, fmt.Errorf("resolve failed (exit %d): see the log", res.ExitCode)
+	case ans.Error != "":
+		return scm.Revision{}, errors.New(printable(ans.Error, 500))
+	case res.ExitCode != 0 || ans.Revision == nil:
+		return scm.Revision{}, fmt.Errorf("resolve failed (exit %d): see the log", res.ExitCode)
+	}
+	if err := validRevision(ans.Revision.ID); err != nil {
+		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+	}
+	return *ans.Revision, nil
+}
+
+// validRevision accepts what a revision may be: it goes into the cache
+// key, the state, the log and the site, and back to the checkout step.
+func validRevision(id string) error {
+	if id == "" || len(id) > 256 {
+		return fmt.Errorf("the step answered a revision of %d bytes", len(id))
+	}
+	for _, r := range id {
+		if r <= ' ' || r >= 0x7f {
+			return fmt.Errorf("the step answered a revision with %q in it", r)
+		}
+	}
+	return nil
+}
+
+// printable is s with control characters replaced, cut to n bytes.
+func printable(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// readAnswer reads the resolve step's answer from its temp folder, which
+// the step could write at will: within the folder, not through a symlink,
+// only from a regular file, and at most one byte more than maxAnswer.
+func readAnswer(tmp string) ([]byte, error) {
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(answerFile, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v)", answerFile, err)
+	}
+	return io.ReadAll(io.LimitReader(f, maxAnswer+1))
 }
 
 // Inputs are the local paths a checkout of src reads (see scm.SCM.Inputs).

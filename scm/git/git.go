@@ -1,11 +1,23 @@
 // Package git is the git SCM, built on go-git.
 //
-// Local paths and file:// URLs are resolved by reading the repository's
-// refs directly (no process, no network); other URLs by listing the
-// remote's refs. Checkout fetches only when the pinned commit is missing,
-// then resets the work tree hard and removes untracked files. The
-// repository (git dir) is kept in the metadata folder of scm.Dirs, apart
-// from the work tree, which holds no .git at all.
+// Resolve reads a local repository's refs directly (a path or a file://
+// URL: a work tree, a bare repository, a linked worktree or a clone whose
+// .git is a "gitdir:" file), and lists a remote's refs otherwise. The
+// engine calls both Resolve and Checkout only inside the module's
+// confined SCM step (engine/checkout), under its timeout.
+//
+// Checkout writes the work tree itself (worktree.go): exactly the
+// commit's files, symlinks as the text they hold, any name git accepts,
+// every blob streamed from its object to its file. A remote's objects are
+// fetched into the metadata folder, only when the commit is not there
+// yet; a local repository's are read where they are, so a local checkout
+// copies nothing but the files. The repository (git dir) of a checkout is
+// kept in the metadata folder of scm.Dirs, apart from the work tree, which
+// holds no .git at all.
+//
+// A fetch from a remote goes through go-git's pack parser, which holds
+// each object it indexes in memory once: a remote's largest object bounds
+// a fetch's memory. Reading objects to check them out never does.
 package git
 
 import (
@@ -13,21 +25,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
+	"slices"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 
@@ -37,46 +44,10 @@ import (
 // Kind is the registry name of this SCM.
 const Kind = "git"
 
-func init() {
-	scm.Register(Kind, Git{})
-	// Local repositories are read in-process rather than through
-	// git-upload-pack: no external process, and no refusal of a
-	// repository owned by another user (the step runs as the module's uid).
-	client.InstallProtocol("file", server.NewClient(localLoader{}))
-}
-
-// localLoader opens a local repository, bare or not, for the in-process
-// file transport.
-type localLoader struct{}
-
-func (localLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
-	p := ep.Path
-	if st, err := os.Stat(filepath.Join(p, ".git")); err == nil && st.IsDir() {
-		p = filepath.Join(p, ".git")
-	}
-	if _, err := os.Stat(filepath.Join(p, "objects")); err != nil {
-		return nil, transport.ErrRepositoryNotFound
-	}
-	return filesystem.NewStorage(osfs.New(p), cache.NewObjectLRUDefault()), nil
-}
+func init() { scm.Register(Kind, Git{}) }
 
 // Git implements scm.SCM.
 type Git struct{}
-
-// LocalPath returns the folder a URL names when it is a local path or a
-// file:// URL, and "" otherwise.
-func LocalPath(u string) string {
-	if strings.HasPrefix(u, "file://") {
-		if p, err := url.Parse(u); err == nil {
-			return p.Path
-		}
-		return ""
-	}
-	if filepath.IsAbs(u) {
-		return u
-	}
-	return ""
-}
 
 // Validate implements scm.SCM.
 func (Git) Validate(src scm.Source) error {
@@ -88,12 +59,27 @@ func (Git) Validate(src scm.Source) error {
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
-// Inputs implements scm.SCM: a local repository is read in-process.
+// Inputs implements scm.SCM: a local repository is read where it is,
+// with its git dir and common dir when a "gitdir:" file puts them
+// elsewhere (the .git file and "commondir" are read to know them; a
+// symlink in their place would give the same reach).
 func (Git) Inputs(src scm.Source) []string {
-	if p := LocalPath(src.URL); p != "" {
-		return []string{p}
+	p := LocalPath(src.URL)
+	if p == "" {
+		return nil
 	}
-	return nil
+	in := []string{p}
+	gitdir, common, err := gitDirs(p)
+	if err != nil {
+		return in
+	}
+	for _, d := range []string{gitdir, common} {
+		if _, err := os.Stat(d); err != nil || slices.ContainsFunc(in, func(have string) bool { return within(d, have) }) {
+			continue
+		}
+		in = append(slices.DeleteFunc(in, func(have string) bool { return within(have, d) }), d)
+	}
+	return in
 }
 
 // HasCheckout implements scm.SCM.
@@ -148,27 +134,25 @@ func (Git) Resolve(ctx context.Context, src scm.Source) (scm.Revision, error) {
 }
 
 func resolveLocal(path string, src scm.Source) (scm.Revision, error) {
-	repo, err := gogit.PlainOpenWithOptions(path, &gogit.PlainOpenOptions{EnableDotGitCommonDir: true})
+	st, err := openLocal(path)
 	if err != nil {
-		return scm.Revision{}, fmt.Errorf("open %s: %w", path, err)
+		return scm.Revision{}, err
 	}
 	want, err := wantedRef(src, func(n plumbing.ReferenceName) (*plumbing.Reference, bool) {
-		r, err := repo.Reference(n, true)
-		return r, err == nil
+		r, err := storer.ResolveReference(st, n)
+		return r, err == nil && r != nil
 	})
 	if err != nil {
 		return scm.Revision{}, err
 	}
 	h := want.Hash()
-	if src.Tag != "" {
-		// Peel an annotated tag to its commit.
-		if tag, err := repo.TagObject(h); err == nil {
-			c, err := tag.Commit()
-			if err != nil {
-				return scm.Revision{}, fmt.Errorf("tag %s: %w", src.Tag, err)
-			}
-			h = c.Hash
+	// Peel annotated tags (a tag may name a tag) to their commit.
+	for range 16 {
+		tag, err := object.GetTag(st, h)
+		if err != nil {
+			break
 		}
+		h = tag.Target
 	}
 	return scm.Revision{ID: h.String()}, nil
 }
@@ -214,9 +198,7 @@ var fetchSpecs = []gitconfig.RefSpec{
 
 // storage is the repository kept in meta: git dir, config, refs, objects
 // and index, none of it in the work tree.
-func storage(meta string) *filesystem.Storage {
-	return filesystem.NewStorage(osfs.New(meta), cache.NewObjectLRUDefault())
-}
+func storage(meta string) *filesystem.Storage { return openStorage(meta, "") }
 
 // Checkout implements scm.SCM.
 //
@@ -225,11 +207,11 @@ func storage(meta string) *filesystem.Storage {
 // symlink, at any depth) is removed, so that no git, this one or a later
 // one, takes it for a repository, and what the build made unreadable or
 // unwritable to its owner is made usable again (prepareWorkTree). The
-// metadata folder is the engine's:
-// its config is written anew from src on every checkout (the one remote,
-// with src's URL; no URL rewrites, hooks path or fsmonitor), the fetch
-// goes to src.URL as given, and what git would read beside the config
-// (objects/info/alternates, hooks) is removed first.
+// metadata folder is the engine's: its config is written anew from src
+// on every checkout (the one remote, with src's URL; no URL rewrites,
+// hooks path or fsmonitor), the fetch goes to src.URL as given, and what
+// git would read beside the config (objects/info/alternates, hooks) is
+// removed first.
 func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
 	if err := d.Validate(); err != nil {
 		return err
@@ -238,12 +220,13 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm
 		return fmt.Errorf("revision %q is not a full commit hash", rev.ID)
 	}
 	err := checkout(ctx, src, rev, d)
-	if err == nil || ctx.Err() != nil {
+	if err == nil || ctx.Err() != nil || LocalPath(src.URL) != "" {
 		return err
 	}
 	// The metadata is a cache of the remote's: a checkout killed while it
-	// wrote (an empty index or ref file) must not break every later one.
-	// Start it afresh once; a remote that really fails fails again.
+	// fetched (an empty ref file) must not break every later one. Start
+	// it afresh once; a remote that really fails fails again. (A damaged
+	// index costs nothing: every file is written anew.)
 	fmt.Fprintf(os.Stderr, "autobuild scm: checkout failed (%v); starting %s afresh\n", err, d.Meta)
 	if rerr := emptyDir(d.Meta); rerr != nil {
 		return fmt.Errorf("%w (and emptying %s: %v)", err, d.Meta, rerr)
@@ -293,94 +276,83 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	if err := st.SetConfig(cfg); err != nil {
 		return fmt.Errorf("write the config of %s: %w", d.Meta, err)
 	}
-	repo, err := gogit.Open(st, osfs.New(d.Work))
-	if err != nil {
-		return fmt.Errorf("open %s: %w", d.Meta, err)
-	}
+
 	hash := plumbing.NewHash(rev.ID)
-	if _, err := repo.CommitObject(hash); err != nil {
+	var objs storer.EncodedObjectStorer = st
+	if p := LocalPath(src.URL); p != "" {
+		// A local repository's objects are read where they are.
+		local, err := openLocal(p)
+		if err != nil {
+			return err
+		}
+		if _, err := object.GetCommit(local, hash); err != nil {
+			return fmt.Errorf("%s: commit %s: %w", src.URL, rev.ID, err)
+		}
+		objs = local
+		// What an earlier fetch left is of no use any more.
+		for _, rel := range []string{"objects/pack", "refs/remotes", "packed-refs", "FETCH_HEAD"} {
+			if err := os.RemoveAll(filepath.Join(d.Meta, filepath.FromSlash(rel))); err != nil {
+				return err
+			}
+		}
+		if err := removeLooseObjects(filepath.Join(d.Meta, "objects")); err != nil {
+			return err
+		}
+	} else if _, err := object.GetCommit(st, hash); err != nil {
 		// Not here yet: fetch branches and tags.
 		if err := fetch(ctx, st, src); err != nil {
 			return err
 		}
-		if _, err := repo.CommitObject(hash); err != nil {
+		if _, err := object.GetCommit(st, hash); err != nil {
 			return fmt.Errorf("%s: commit %s not found after fetch: %w", src.URL, rev.ID, err)
 		}
 	}
-	wt, err := repo.Worktree()
+
+	files, dirs, err := commitTree(objs, hash)
 	if err != nil {
 		return err
 	}
-	// Detach HEAD at the commit first: a fresh clone's HEAD names a
-	// branch that does not exist yet, and Current reports HEAD.
-	if err := st.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
+	idx, err := writeWorkTree(d.Work, objs, files, dirs, readIndex(d.Meta))
+	if err != nil {
+		return fmt.Errorf("check out %s into %s: %w", rev.ID, d.Work, err)
+	}
+	if err := writeIndex(d.Meta, idx); err != nil {
+		return fmt.Errorf("write the index of %s: %w", d.Meta, err)
+	}
+	// HEAD last: Current names a revision only once the work tree holds
+	// it.
+	return st.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash))
+}
+
+// removeLooseObjects removes the loose objects of an objects folder (its
+// two-digit folders), and keeps the rest.
+func removeLooseObjects(objects string) error {
+	ents, err := os.ReadDir(objects)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		return err
 	}
-	if err := wt.Reset(&gogit.ResetOptions{Commit: hash, Mode: gogit.HardReset}); err != nil {
-		return fmt.Errorf("reset to %s: %w", rev.ID, err)
-	}
-	if err := wt.Clean(&gogit.CleanOptions{Dir: true}); err != nil {
-		return fmt.Errorf("clean %s: %w", d.Work, err)
+	for _, e := range ents {
+		if len(e.Name()) == 2 && e.IsDir() {
+			if err := os.RemoveAll(filepath.Join(objects, e.Name())); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 // fetch fetches every branch and tag of src.URL, as given: the remote is
 // made from src here, not read from any config.
-//
-// go-git's in-process server (local repositories) fails the whole fetch
-// ("object not found") when the client says it has a commit the server
-// does not know, which happens when the metadata holds another
-// repository's commits (the URL changed) or a history since rewritten and
-// collected. The refs are only a cache of the remote's, so then they are
-// forgotten (the objects stay) and the fetch runs once more without them.
 func fetch(ctx context.Context, st *filesystem.Storage, src scm.Source) error {
-	err := fetchOnce(ctx, st, src)
-	if err != nil && LocalPath(src.URL) != "" && ctx.Err() == nil && errors.Is(err, plumbing.ErrObjectNotFound) {
-		if ferr := forgetRefs(st); ferr != nil {
-			return fmt.Errorf("fetch %s: %w (and forgetting the local refs: %v)", src.URL, err, ferr)
-		}
-		err = fetchOnce(ctx, st, src)
-	}
-	if err != nil {
+	remote := gogit.NewRemote(st, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs})
+	err := remote.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", RefSpecs: fetchSpecs, Force: true})
+	if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch %s: %w", src.URL, err)
 	}
 	return nil
-}
-
-func fetchOnce(ctx context.Context, st *filesystem.Storage, src scm.Source) error {
-	remote := gogit.NewRemote(st, &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs})
-	err := remote.FetchContext(ctx, &gogit.FetchOptions{RemoteName: "origin", RefSpecs: fetchSpecs, Force: true})
-	if errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-		return nil
-	}
-	return err
-}
-
-// forgetRefs removes every ref, and points HEAD at a branch that does not
-// exist, as in a new repository: nothing is left for a fetch to offer as
-// already there.
-func forgetRefs(st *filesystem.Storage) error {
-	iter, err := st.IterReferences()
-	if err != nil {
-		return err
-	}
-	var names []plumbing.ReferenceName
-	err = iter.ForEach(func(r *plumbing.Reference) error {
-		if r.Name() != plumbing.HEAD {
-			names = append(names, r.Name())
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := st.RemoveReference(n); err != nil {
-			return err
-		}
-	}
-	return st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.Master))
 }
 
 // prepareWorkTree makes the work tree one the checkout can read and

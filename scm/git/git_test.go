@@ -3,9 +3,14 @@ package git
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/autobuild/autobuild/internal/testutil"
@@ -14,47 +19,137 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	t.Run("path", func(t *testing.T) { scmtest.Run(t, Git{}, gitRepos{}) })
-	t.Run("file URL", func(t *testing.T) { scmtest.Run(t, Git{}, gitRepos{fileURL: true}) })
-	t.Run("bare", func(t *testing.T) { scmtest.Run(t, Git{}, gitRepos{bare: true}) })
+	t.Run("path", func(t *testing.T) { scmtest.Run(t, Git{}, &gitRepos{}) })
+	t.Run("file URL", func(t *testing.T) { scmtest.Run(t, Git{}, &gitRepos{fileURL: true}) })
+	t.Run("bare", func(t *testing.T) { scmtest.Run(t, Git{}, &gitRepos{bare: true}) })
+	t.Run("http", func(t *testing.T) { scmtest.Run(t, Git{}, &gitRepos{http: true}) })
 }
 
 // gitRepos makes repositories with the git command: a work repository
 // named by its path, or by a file:// URL, or a bare repository that a
-// work repository beside it pushes to.
-type gitRepos struct{ fileURL, bare bool }
+// work repository beside it pushes to, named by its path or served by
+// git's smart HTTP server (git http-backend) on the loopback.
+type gitRepos struct {
+	fileURL, bare, http bool
 
-func (r gitRepos) New(t *testing.T, files map[string]string) scm.Source {
+	mu    sync.Mutex
+	works map[string]string // a Source's URL → the work repository that commits to it
+}
+
+func (r *gitRepos) New(t *testing.T, files map[string]string) scm.Source {
+	return r.NewLinks(t, files, nil)
+}
+
+func (r *gitRepos) NewLinks(t *testing.T, files, links map[string]string) scm.Source {
 	dir := testutil.Dir(t)
-	repo := testutil.Repo(t, dir, "repo", files)
-	if r.bare {
-		testutil.Git(t, dir, "clone", "-q", "--bare", repo, "repo.git")
-		repo = filepath.Join(dir, "repo.git")
+	work := filepath.Join(dir, "repo")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	u := repo
-	if r.fileURL {
-		u = "file://" + repo
+	testutil.Git(t, work, "init", "-q")
+	writeTree(t, work, files, links, nil)
+	testutil.Git(t, work, "add", "-A")
+	testutil.Git(t, work, "commit", "-q", "-m", "first")
+	u := work
+	if r.bare || r.http {
+		testutil.Git(t, dir, "clone", "-q", "--bare", work, "repo.git")
+		u = filepath.Join(dir, "repo.git")
 	}
-	return scm.Source{Kind: Kind, URL: u}
-}
-
-func (r gitRepos) Commit(t *testing.T, src scm.Source, files map[string]string) string {
-	repo := LocalPath(src.URL)
-	if !r.bare {
-		return testutil.Commit(t, repo, files)
-	}
-	work := filepath.Join(filepath.Dir(repo), "repo")
-	id := testutil.Commit(t, work, files)
-	testutil.Git(t, work, "push", "-q", repo, "HEAD:main")
-	return id
-}
-
-func (r gitRepos) Missing(t *testing.T) scm.Source {
-	u := filepath.Join(testutil.Dir(t), "missing")
-	if r.fileURL {
+	switch {
+	case r.fileURL:
 		u = "file://" + u
+	case r.http:
+		u = serveHTTP(t, dir) + "/repo.git"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.works == nil {
+		r.works = map[string]string{}
+	}
+	r.works[u] = work
+	return scm.Source{Kind: Kind, URL: u}
+}
+
+func (r *gitRepos) Commit(t *testing.T, src scm.Source, files map[string]string) string {
+	return r.CommitLinks(t, src, files, nil, nil)
+}
+
+func (r *gitRepos) CommitLinks(t *testing.T, src scm.Source, files, links map[string]string, remove []string) string {
+	r.mu.Lock()
+	work := r.works[src.URL]
+	r.mu.Unlock()
+	if work == "" {
+		t.Fatalf("no repository made for %s", src.URL)
+	}
+	writeTree(t, work, files, links, remove)
+	testutil.Git(t, work, "add", "-A")
+	testutil.Git(t, work, "commit", "-q", "--allow-empty", "-m", "change")
+	if r.bare || r.http {
+		testutil.Git(t, work, "push", "-q", filepath.Join(filepath.Dir(work), "repo.git"), "HEAD:main")
+	}
+	return testutil.Git(t, work, "rev-parse", "HEAD")
+}
+
+func (r *gitRepos) Missing(t *testing.T) scm.Source {
+	dir := testutil.Dir(t)
+	u := filepath.Join(dir, "missing")
+	switch {
+	case r.fileURL:
+		u = "file://" + u
+	case r.http:
+		u = serveHTTP(t, dir) + "/missing.git"
 	}
 	return scm.Source{Kind: Kind, URL: u}
+}
+
+// writeTree removes the paths of remove, then writes files and symlinks
+// (slash path → target) into a work repository, each replacing what its
+// path held.
+func writeTree(t testing.TB, work string, files, links map[string]string, remove []string) {
+	t.Helper()
+	for _, p := range remove {
+		if err := os.RemoveAll(filepath.Join(work, filepath.FromSlash(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range files {
+		p := filepath.Join(work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		p := filepath.Join(work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// serveHTTP serves the repositories of dir with git's smart HTTP server
+// on the loopback, for the test, and returns its URL.
+func serveHTTP(t testing.TB, dir string) string {
+	t.Helper()
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git command")
+	}
+	srv := httptest.NewServer(&cgi.Handler{
+		Path:   git,
+		Args:   []string{"http-backend"},
+		Env:    []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"},
+		Stderr: io.Discard,
+	})
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestResolveAndCheckout(t *testing.T) {
@@ -343,42 +438,230 @@ func listTree(t *testing.T, dir string) string {
 	return b.String()
 }
 
-// A checkout killed while it wrote its metadata leaves an empty index or
-// ref file: the next checkout starts the metadata afresh instead of
-// failing for ever. The control shows each damage breaks a checkout that
-// does not.
+// A checkout killed while it fetched leaves an empty ref file: the next
+// checkout starts the metadata afresh instead of failing for ever. The
+// control shows the damage breaks a checkout that does not.
 func TestDamagedMetadataIsStartedAfresh(t *testing.T) {
-	for name, damage := range map[string]func(meta string){
-		"empty index": func(meta string) { os.WriteFile(filepath.Join(meta, "index"), nil, 0o644) },
-		"empty remote ref": func(meta string) {
-			os.WriteFile(filepath.Join(meta, "refs", "remotes", "origin", "main"), nil, 0o644)
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			repo := testutil.Repo(t, dir, "r", map[string]string{"f": "one\n"})
-			src := scm.Source{Kind: Kind, URL: repo}
-			d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
-			rev, err := Git{}.Resolve(context.Background(), src)
-			if err != nil {
-				t.Fatal(err)
+	repos := &gitRepos{http: true}
+	src := repos.New(t, map[string]string{"f": "one\n"})
+	dir := t.TempDir()
+	d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
+	rev, err := Git{}.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	// A new commit, so the next checkout must fetch.
+	next := repos.Commit(t, src, map[string]string{"f": "two\n"})
+	damage := func() {
+		if err := os.WriteFile(filepath.Join(d.Meta, "refs", "remotes", "origin", "main"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	damage()
+	if err := checkout(context.Background(), src, scm.Revision{ID: next}, d); err == nil {
+		t.Fatalf("control: an empty ref did not break a checkout; the test proves nothing")
+	}
+	damage()
+	if err := (Git{}).Checkout(context.Background(), src, scm.Revision{ID: next}, d); err != nil {
+		t.Fatalf("after an empty ref: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(d.Work, "f")); string(b) != "two\n" {
+		t.Errorf("work tree holds %q", b)
+	}
+}
+
+// The index only tells unchanged files: an empty or damaged one (a
+// checkout killed as it wrote it, a build that could write the metadata)
+// costs a rewrite of every file, not a failed checkout, and what a build
+// changed is still restored.
+func TestDamagedIndexIsNoIndex(t *testing.T) {
+	dir := testutil.Dir(t)
+	repo := testutil.Repo(t, dir, "repo", map[string]string{"f": "one\n", "g": "same\n"})
+	src := scm.Source{Kind: Kind, URL: repo}
+	d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
+	rev, err := Git{}.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []string{"", "DIRC garbage"} {
+		if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d.Work, "f"), []byte("changed by a build\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d.Meta, "index"), []byte(damage), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkout(context.Background(), src, rev, d); err != nil {
+			t.Fatalf("index %q: %v", damage, err)
+		}
+		for name, want := range map[string]string{"f": "one\n", "g": "same\n"} {
+			if b, _ := os.ReadFile(filepath.Join(d.Work, name)); string(b) != want {
+				t.Errorf("index %q: %s = %q, want %q", damage, name, b, want)
 			}
+		}
+	}
+}
+
+// A repository whose .git is a "gitdir:" file resolves and checks out as
+// git reads it: a linked worktree (its HEAD its own, its objects and refs
+// in the main repository's git dir), a clone made with
+// --separate-git-dir, and a .git file naming its git dir relatively. Its
+// Inputs name the git dir wherever it is, so a confined step may read it.
+func TestGitdirFileRepositories(t *testing.T) {
+	dir := testutil.Dir(t)
+	main := testutil.Repo(t, dir, "main", map[string]string{"f": "main\n"})
+	mainID := testutil.Git(t, main, "rev-parse", "HEAD")
+	testutil.Git(t, main, "worktree", "add", "-q", "-b", "feature", filepath.Join(dir, "wt"))
+	wt := filepath.Join(dir, "wt")
+	featureID := testutil.Commit(t, wt, map[string]string{"f": "feature\n"})
+
+	if err := os.Mkdir(filepath.Join(dir, "store"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Git(t, dir, "clone", "-q", "--separate-git-dir", filepath.Join(dir, "store", "sep.git"), main, "sep")
+	sep := filepath.Join(dir, "sep")
+	testutil.Git(t, dir, "clone", "-q", "--separate-git-dir", filepath.Join(dir, "store", "rel.git"), main, "rel")
+	rel := filepath.Join(dir, "rel")
+	if err := os.WriteFile(filepath.Join(rel, ".git"), []byte("gitdir: ../store/rel.git\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name, url   string
+		branch      string
+		want        string
+		content     string
+		inputsReach string // a git dir outside the URL's folder
+	}{
+		{"worktree HEAD", wt, "", featureID, "feature\n", filepath.Join(main, ".git")},
+		{"worktree branch", "file://" + wt, "main", mainID, "main\n", filepath.Join(main, ".git")},
+		{"separate git dir", sep, "", mainID, "main\n", filepath.Join(dir, "store", "sep.git")},
+		{"separate git dir, file URL", "file://" + sep, "main", mainID, "main\n", filepath.Join(dir, "store", "sep.git")},
+		{"relative gitdir", rel, "", mainID, "main\n", filepath.Join(dir, "store", "rel.git")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(LocalPath(c.url), ".git", "HEAD")); err == nil {
+				t.Fatalf("control: %s/.git is a folder", c.url)
+			}
+			src := scm.Source{Kind: Kind, URL: c.url, Branch: c.branch}
+			rev, err := Git{}.Resolve(context.Background(), src)
+			if err != nil || rev.ID != c.want {
+				t.Fatalf("Resolve = %v, %v; want %s", rev, err, c.want)
+			}
+			top := t.TempDir()
+			d := scm.Dirs{Work: filepath.Join(top, "work"), Meta: filepath.Join(top, "meta")}
 			if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
 				t.Fatal(err)
 			}
-			// A new commit, so the next checkout must fetch and reset.
-			next := testutil.Commit(t, repo, map[string]string{"f": "two\n"})
-			damage(d.Meta)
-			if err := checkout(context.Background(), src, scm.Revision{ID: next}, d); err == nil {
-				t.Fatalf("control: %s did not break a checkout; the test proves nothing", name)
+			if b, _ := os.ReadFile(filepath.Join(d.Work, "f")); string(b) != c.content {
+				t.Errorf("f = %q, want %q", b, c.content)
 			}
-			damage(d.Meta)
-			if err := (Git{}).Checkout(context.Background(), src, scm.Revision{ID: next}, d); err != nil {
-				t.Fatalf("after %s: %v", name, err)
+			if _, err := os.Lstat(filepath.Join(d.Work, ".git")); err == nil {
+				t.Errorf("the work tree holds a .git")
 			}
-			if b, _ := os.ReadFile(filepath.Join(d.Work, "f")); string(b) != "two\n" {
-				t.Errorf("work tree holds %q", b)
+			in := Git{}.Inputs(src)
+			reached := false
+			for _, p := range in {
+				reached = reached || within(c.inputsReach, p)
+			}
+			if !reached {
+				t.Errorf("Inputs = %q: none reaches the git dir %s", in, c.inputsReach)
 			}
 		})
+	}
+}
+
+// A hostile repository may hold trees git itself never writes: a path
+// component ".git" (in any case, or as NTFS reads it), ".." or ".". The
+// checkout refuses the commit, names the path, and writes nothing of it,
+// here or above the work tree. The control, a harmless name in a tree
+// made the same way, checks out.
+func TestHostileTreePaths(t *testing.T) {
+	for _, name := range []string{"ok", ".git", ".GIT", "git~1", ".git.", ".git ", "..", "."} {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			dir := testutil.Dir(t)
+			repo := testutil.Repo(t, dir, "repo", map[string]string{"README": "read me\n"})
+			blob := gitIn(t, repo, "planted\n", "hash-object", "-w", "--stdin")
+			inner := gitIn(t, repo, "100644 blob "+blob+"\tconfig\n", "mktree")
+			readme := testutil.Git(t, repo, "rev-parse", "HEAD:README")
+			// The name as a file at the top, and as a folder holding a
+			// "config" one level down.
+			sub := gitIn(t, repo, "040000 tree "+inner+"\t"+name+"\n", "mktree")
+			top := gitIn(t, repo, fmt.Sprintf("100644 blob %s\tREADME\n100644 blob %s\t%s\n040000 tree %s\tsub\n", readme, blob, name, sub), "mktree")
+			commit := gitIn(t, repo, "", "commit-tree", top, "-m", "hostile")
+			src := scm.Source{Kind: Kind, URL: repo}
+			d := scm.Dirs{Work: filepath.Join(dir, "top", "work"), Meta: filepath.Join(dir, "top", "meta")}
+			err := (Git{}).Checkout(context.Background(), src, scm.Revision{ID: commit}, d)
+			if name == "ok" {
+				if err != nil {
+					t.Fatalf("control: %v", err)
+				}
+				if b, _ := os.ReadFile(filepath.Join(d.Work, "sub", "ok", "config")); string(b) != "planted\n" {
+					t.Fatalf("control: sub/ok/config = %q", b)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
+				t.Fatalf("Checkout = %v, want an error naming %q", err, name)
+			}
+			for _, p := range []string{filepath.Join(dir, "top", "config"), filepath.Join(dir, "top", "planted"), filepath.Join(d.Work, "sub")} {
+				if _, err := os.Lstat(p); err == nil {
+					t.Errorf("%s was written", p)
+				}
+			}
+			if cur, err := (Git{}).Current(d); err == nil && cur.ID == commit {
+				t.Errorf("Current names the refused commit")
+			}
+		})
+	}
+}
+
+// gitIn runs git in repo with stdin and returns its trimmed output.
+func gitIn(t *testing.T, repo, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.invalid"}, args...)...)
+	cmd.Dir = repo
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// A submodule is checked out as git checks out one it does not
+// initialise: an empty folder (its commit is another repository's).
+func TestSubmoduleIsAnEmptyFolder(t *testing.T) {
+	dir := testutil.Dir(t)
+	lib := testutil.Repo(t, dir, "lib", map[string]string{"lib.txt": "lib\n"})
+	repo := testutil.Repo(t, dir, "repo", map[string]string{"README": "read me\n"})
+	testutil.Git(t, repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "vendor/lib")
+	testutil.Git(t, repo, "commit", "-q", "-m", "submodule")
+	src := scm.Source{Kind: Kind, URL: repo}
+	rev, err := Git{}.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
+	for range 2 {
+		if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
+			t.Fatal(err)
+		}
+		ents, err := os.ReadDir(filepath.Join(d.Work, "vendor", "lib"))
+		if err != nil || len(ents) != 0 {
+			t.Errorf("vendor/lib: %v, %v; want an empty folder", ents, err)
+		}
+		if _, err := os.Stat(filepath.Join(d.Work, ".gitmodules")); err != nil {
+			t.Errorf(".gitmodules: %v", err)
+		}
+		// What a build leaves in it goes.
+		if err := os.WriteFile(filepath.Join(d.Work, "vendor", "lib", "junk"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -2,7 +2,7 @@
 // it in a few lines, with a Repos that makes real repositories with the
 // backend's own tool:
 //
-//	func TestConformance(t *testing.T) { scmtest.Run(t, git.Git{}, gitRepos{}) }
+//	func TestConformance(t *testing.T) { scmtest.Run(t, git.Git{}, &gitRepos{}) }
 //
 // The suite resolves and checks out real repositories into real folders
 // (a work tree and a metadata folder, scm.Dirs, side by side as the
@@ -19,6 +19,14 @@
 // names a local repository; and checkouts into different folders may run
 // at once.
 //
-// Repos' files are plain regular files named by slash paths; the suite
-// does not look at file modes.
+// It also checks that a checkout is the commit, exactly (fidelity.go): a
+// committed symlink is data, written as the target text it holds ("/",
+// "../..", an absolute path, a dangling one, one with a newline) and
+// never resolved against the work tree nor followed, even where a later
+// revision or a build puts a folder or a file in its place; and every
+// name the SCM's tool commits on Linux (a newline, control characters,
+// bytes that are not UTF-8) is checked out, idempotently.
+//
+// Repos' files are regular files named by slash paths, beside the
+// symlinks of NewLinks; the suite does not look at file modes.
 package scmtest

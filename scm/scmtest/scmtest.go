@@ -1,6 +1,7 @@
 package scmtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -30,6 +31,14 @@ type Repos interface {
 	// Missing returns a Source of this kind whose repository does not
 	// exist.
 	Missing(t *testing.T) scm.Source
+	// NewLinks makes a repository like New, with symlinks committed
+	// beside the files: each maps a slash path to the link's target,
+	// exactly the text the link holds.
+	NewLinks(t *testing.T, files, links map[string]string) scm.Source
+	// CommitLinks is Commit with symlinks: files and links (added or
+	// changed) replace whatever their paths held, and remove names paths
+	// to delete.
+	CommitLinks(t *testing.T, src scm.Source, files, links map[string]string, remove []string) string
 }
 
 // base is the first commit of every repository: files at the top and
@@ -294,7 +303,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 			if err := os.RemoveAll(filepath.Join(dir.Work, ".git")); err != nil {
 				t.Fatal(err)
 			}
-			write(t, dir.Work, ".git", "gitdir: "+localPath(evil.URL)+"\n")
+			write(t, dir.Work, ".git", "gitdir: "+cmp.Or(localPath(evil.URL), evil.URL)+"\n")
 			checkout(t, s, src, rev, dir)
 			assertTree(t, dir, merge(base, second))
 			assertCurrent(t, s, dir, rev)
@@ -306,7 +315,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 			if _, err := os.Stat(marker); err == nil {
 				t.Errorf("a planted hook ran")
 			}
-			if evilObjects(t, evil) == "" {
+			if localPath(evil.URL) != "" && evilObjects(t, evil) == "" {
 				t.Errorf("the other repository was damaged")
 			}
 		})
@@ -350,6 +359,8 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 		assertTree(t, dir, merge(base, second))
 		assertCurrent(t, s, dir, revA)
 	})
+
+	fidelity(t, s, repos)
 }
 
 // localPath is the folder url names when it is a local path or a file://
@@ -464,6 +475,12 @@ func tree(t *testing.T, dir string) map[string]string {
 				t.Fatal(err)
 			}
 			got[rel] = string(b)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[rel] = linkPrefix + target
 		default:
 			got[rel] = fmt.Sprintf("<%v>", d.Type())
 		}
@@ -536,6 +553,8 @@ func plantMetadata(t *testing.T, work string, src, evil scm.Source, marker strin
 			fmt.Fprintf(&rewrites, "[url %q]\n\tinsteadOf = %s\n", evil.URL, u)
 		}
 	}
+	// A remote's repository has no folder here: its URL stands for it.
+	evilDir := cmp.Or(localPath(evil.URL), evil.URL)
 	hook := "#!/bin/sh\ntouch " + marker + "\n"
 	files := map[string]string{
 		".git/HEAD": "ref: refs/heads/main\n",
@@ -546,7 +565,7 @@ func plantMetadata(t *testing.T, work string, src, evil scm.Source, marker strin
 		".git/hooks/post-merge":            hook,
 		".git/hooks/reference-transaction": hook,
 		".git/hooks/fsmonitor":             hook,
-		"src/.git":                         "gitdir: " + localPath(evil.URL) + "\n",
+		"src/.git":                         "gitdir: " + evilDir + "\n",
 	}
 	for name, body := range files {
 		write(t, work, name, body)
@@ -561,7 +580,7 @@ func plantMetadata(t *testing.T, work string, src, evil scm.Source, marker strin
 		t.Fatal(err)
 	}
 	os.RemoveAll(link)
-	if err := os.Symlink(localPath(evil.URL), link); err != nil {
+	if err := os.Symlink(evilDir, link); err != nil {
 		t.Fatal(err)
 	}
 }
