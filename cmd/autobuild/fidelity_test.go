@@ -93,3 +93,29 @@ readlink root > "$AUTOBUILD_PACKAGE_ROOT/root-link"`))
 		t.Errorf("source-root/odd holds %q, want %q", strings.Join(names, " "), want)
 	}
 }
+
+// A module whose commit holds a git submodule fails its checkout with a
+// reason that names the submodule, never builds without it; the module
+// beside it builds.
+func TestSubmoduleIsRefusedClearly(t *testing.T) {
+	f := newFarm(t)
+	lib := f.repo("lib", script(`true`))
+	super := f.repo("super", script(`echo built > "$AUTOBUILD_PACKAGE_ROOT/super.bin"`))
+	testutil.Git(t, super, "-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "vendor/lib")
+	testutil.Git(t, super, "commit", "-q", "-m", "submodule")
+	f.config("modules:\n  - {name: super, source: {url: repos/super}}\n  - {name: lib, source: {url: repos/lib}}\n")
+	r := f.run()
+	if r.code != 1 {
+		t.Fatalf("want exit 1\n%s", r.dump())
+	}
+	st := f.status()
+	if m := module(st, "super"); m.State != report.Failed || !strings.Contains(m.Reason, "vendor/lib is a git submodule") {
+		t.Errorf("super: %s (%s), want failed naming the submodule", m.State, m.Reason)
+	}
+	if m := module(st, "lib"); m.State != report.Built {
+		t.Errorf("control: lib is %s (%s)", m.State, m.Reason)
+	}
+	if !strings.Contains(r.stdout, "FAILED super: checkout failed: vendor/lib is a git submodule") {
+		t.Errorf("the run's report does not say why:\n%s", r.dump())
+	}
+}

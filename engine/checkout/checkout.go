@@ -77,8 +77,8 @@ type spec struct {
 	Answer string `json:"answer,omitempty"`
 }
 
-func encode(src scm.Source, rev string, dirs scm.Dirs) (string, error) {
-	b, err := json.Marshal(spec{Source: src, Revision: rev, Dirs: dirs})
+func encode(src scm.Source, rev string, dirs scm.Dirs, answer string) (string, error) {
+	b, err := json.Marshal(spec{Source: src, Revision: rev, Dirs: dirs, Answer: answer})
 	return string(b), err
 }
 
@@ -122,6 +122,12 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 	}
 	if err := s.Checkout(ctx, sp.Source, scm.Revision{ID: sp.Revision}, sp.Dirs); err != nil {
 		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+		// Why, for the module's reason on the site (the log has it too).
+		if sp.Answer != "" {
+			if b, jerr := json.Marshal(resolved{Error: err.Error()}); jerr == nil {
+				_ = writeNew(sp.Answer, b)
+			}
+		}
 		return 1
 	}
 	fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", sp.Dirs.Work, sp.Revision)
@@ -364,7 +370,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if err := dirs.Validate(); err != nil {
 		return Result{}, fmt.Errorf("checkout: %w", err)
 	}
-	arg, err := encode(req.Source, req.Revision, dirs)
+	arg, err := encode(req.Source, req.Revision, dirs, filepath.Join(req.Tmp, answerFile))
 	if err != nil {
 		return Result{}, err
 	}
@@ -407,6 +413,10 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if res.ExitCode != 0 {
 		if res.TimedOut {
 			return Result{}, fmt.Errorf("checkout timed out after %s", req.Timeout)
+		}
+		var ans resolved
+		if raw, err := readAnswer(req.Tmp); err == nil && len(raw) <= maxAnswer && json.Unmarshal(raw, &ans) == nil && ans.Error != "" {
+			return Result{}, errors.New("checkout failed: " + printable(ans.Error, 500))
 		}
 		return Result{}, fmt.Errorf("checkout failed (exit %d): see the log", res.ExitCode)
 	}

@@ -164,7 +164,7 @@ func TestRunResolveAnswers(t *testing.T) {
 		url, wantID, wantErr string
 		code                 int
 	}{{"ok", "0123456789012345678901234567890123456789", "", 0}, {"/gone", "", "/gone: no branch main", 1}} {
-		raw, err := encode(scm.Source{Kind: "fake-resolver", URL: c.url}, "", scm.Dirs{})
+		raw, err := encode(scm.Source{Kind: "fake-resolver", URL: c.url}, "", scm.Dirs{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package git
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/cgi"
@@ -634,34 +635,30 @@ func gitIn(t *testing.T, repo, stdin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// A submodule is checked out as git checks out one it does not
-// initialise: an empty folder (its commit is another repository's).
-func TestSubmoduleIsAnEmptyFolder(t *testing.T) {
+// A commit with a submodule is refused with a message that names it:
+// never checked out without it.
+func TestSubmoduleIsRefused(t *testing.T) {
 	dir := testutil.Dir(t)
 	lib := testutil.Repo(t, dir, "lib", map[string]string{"lib.txt": "lib\n"})
 	repo := testutil.Repo(t, dir, "repo", map[string]string{"README": "read me\n"})
-	testutil.Git(t, repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "vendor/lib")
-	testutil.Git(t, repo, "commit", "-q", "-m", "submodule")
 	src := scm.Source{Kind: Kind, URL: repo}
+	d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
+	// Control: without the submodule, it checks out.
 	rev, err := Git{}.Resolve(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := scm.Dirs{Work: filepath.Join(dir, "work"), Meta: filepath.Join(dir, "meta")}
-	for range 2 {
-		if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
-			t.Fatal(err)
-		}
-		ents, err := os.ReadDir(filepath.Join(d.Work, "vendor", "lib"))
-		if err != nil || len(ents) != 0 {
-			t.Errorf("vendor/lib: %v, %v; want an empty folder", ents, err)
-		}
-		if _, err := os.Stat(filepath.Join(d.Work, ".gitmodules")); err != nil {
-			t.Errorf(".gitmodules: %v", err)
-		}
-		// What a build leaves in it goes.
-		if err := os.WriteFile(filepath.Join(d.Work, "vendor", "lib", "junk"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := (Git{}).Checkout(context.Background(), src, rev, d); err != nil {
+		t.Fatalf("control: %v", err)
+	}
+	testutil.Git(t, repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", lib, "vendor/lib")
+	testutil.Git(t, repo, "commit", "-q", "-m", "submodule")
+	if rev, err = (Git{}).Resolve(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	err = (Git{}).Checkout(context.Background(), src, rev, d)
+	var se *SubmoduleError
+	if !errors.As(err, &se) || se.Path != "vendor/lib" || !strings.Contains(err.Error(), "vendor/lib is a git submodule") {
+		t.Fatalf("checkout of a commit with a submodule: %v, want a SubmoduleError naming vendor/lib", err)
 	}
 }

@@ -80,9 +80,9 @@ func commitTree(objs storer.EncodedObjectStorer, h plumbing.Hash) (files map[str
 			case filemode.Regular, filemode.Deprecated, filemode.Executable, filemode.Symlink:
 				files[p] = entry{e.Mode, e.Hash}
 			case filemode.Submodule:
-				// Checked out as an empty folder, as git does.
-				dirs[p] = true
-				files[p] = entry{e.Mode, e.Hash}
+				// Another repository's commit: refused, never silently
+				// left out of the build.
+				return nil, nil, &SubmoduleError{Path: p, Commit: e.Hash.String()}
 			default:
 				return nil, nil, fmt.Errorf("commit %s: path %q has unknown mode %o", h, p, uint32(e.Mode))
 			}
@@ -424,4 +424,16 @@ func writeIndex(meta string, idx *index.Index) error {
 		return err
 	}
 	return os.Rename(f.Name(), filepath.Join(meta, "index"))
+}
+
+// SubmoduleError is a commit whose tree holds a git submodule: autobuild
+// does not check submodules out, and refuses rather than build without
+// them.
+type SubmoduleError struct {
+	Path, Commit string
+}
+
+func (e *SubmoduleError) Error() string {
+	return fmt.Sprintf("%s is a git submodule (commit %.12s), which autobuild does not check out: "+
+		"make it a module of its own and depend on it, or commit its files", e.Path, e.Commit)
 }
