@@ -72,7 +72,7 @@ func (r *runner) resolve(ctx context.Context, i int) (scm.Revision, error) {
 			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(),
 			Tmp:     r.layout.TmpDir(m.Name),
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
-			Timeout: m.Timeout, Log: logf,
+			Timeout: m.Timeout, Log: logf, LogLimit: r.cfg.LogLimit(m),
 			Say: func(format string, args ...any) { r.say(i, format, args...) },
 		})
 		r.confinement(m.Name, "resolve", s.resolveErr)
@@ -104,7 +104,7 @@ func (r *runner) checkout(ctx context.Context, i int, rev string) (checkout.Resu
 			Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
 			Prev:    prev,
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
-			Timeout: m.Timeout, Log: logf,
+			Timeout: m.Timeout, Log: logf, LogLimit: r.cfg.LogLimit(m),
 			Say: func(format string, args ...any) { r.say(i, format, args...) },
 		})
 		if err := r.setTree(m.Name, s.co.Tree); err != nil && s.coErr == nil {

@@ -195,6 +195,8 @@ type ResolveRequest struct {
 	// Profile is the SCM level resolved for the module.
 	Profile sandbox.Profile
 	Timeout time.Duration
+	// LogLimit bounds what the step writes to the log (0: the default).
+	LogLimit int64
 	// Log receives what the step says.
 	Log io.Writer
 	// Say writes a line to the module's log.
@@ -221,17 +223,18 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
 	}
 	res, err := ex.Run(ctx, &executor.Step{
-		Module:  req.Module,
-		ID:      req.ID,
-		Args:    []string{ex.Self(), ResolveArg, string(b)},
-		Dir:     req.Tmp,
-		Env:     executor.BaseEnv(req.Tmp),
-		Stdout:  req.Log,
-		Stderr:  req.Log,
-		Timeout: req.Timeout,
-		Profile: req.Profile,
-		Inputs:  append([]string{ex.Self()}, s.Inputs(req.Source)...),
-		Outputs: []string{req.Tmp},
+		Module:   req.Module,
+		ID:       req.ID,
+		Args:     []string{ex.Self(), ResolveArg, string(b)},
+		Dir:      req.Tmp,
+		Env:      executor.BaseEnv(req.Tmp),
+		Stdout:   req.Log,
+		Stderr:   req.Log,
+		Timeout:  req.Timeout,
+		LogLimit: req.LogLimit,
+		Profile:  req.Profile,
+		Inputs:   append([]string{ex.Self()}, s.Inputs(req.Source)...),
+		Outputs:  []string{req.Tmp},
 	})
 	if err != nil {
 		req.Say("resolve could not start: %v", err)
@@ -343,9 +346,10 @@ type Request struct {
 	// Prev is what the source folder held after the last checkout.
 	Prev Tree
 	// Profile is the SCM level resolved for the module.
-	Profile sandbox.Profile
-	Timeout time.Duration
-	Log     io.Writer
+	Profile  sandbox.Profile
+	Timeout  time.Duration
+	LogLimit int64
+	Log      io.Writer
 	// Say writes a line to the module's log.
 	Say func(format string, args ...any)
 }
@@ -393,15 +397,16 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	}
 	req.Say("checkout %s into %s (trust level %s)", req.Revision, req.Dir, req.Profile.Level)
 	res, err := ex.Run(ctx, &executor.Step{
-		Module:  req.Module,
-		ID:      req.ID,
-		Args:    []string{ex.Self(), Arg, arg},
-		Dir:     req.Tmp,
-		Env:     executor.BaseEnv(req.Tmp),
-		Stdout:  req.Log,
-		Stderr:  req.Log,
-		Timeout: req.Timeout,
-		Profile: req.Profile,
+		Module:   req.Module,
+		ID:       req.ID,
+		Args:     []string{ex.Self(), Arg, arg},
+		Dir:      req.Tmp,
+		Env:      executor.BaseEnv(req.Tmp),
+		Stdout:   req.Log,
+		Stderr:   req.Log,
+		Timeout:  req.Timeout,
+		LogLimit: req.LogLimit,
+		Profile:  req.Profile,
 		// The step runs this very binary in its checkout mode.
 		Inputs:  append([]string{ex.Self()}, s.Inputs(req.Source)...),
 		Outputs: []string{req.Dir, req.Meta, req.Tmp},
