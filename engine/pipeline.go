@@ -60,7 +60,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 
 	// 3. A build that failed with these very inputs fails again without
 	// running, until they change (or a retry is asked for).
-	if f := r.st.Get(m.Name).Failed; f != nil && f.Key == res.Key && !r.forced(m.Name) && !r.opts.RetryFailed {
+	if f := r.st.Get(m.Name).Failed; f != nil && f.Key == res.Key && !r.forced(m.Name) && !r.opts.RetryFailed && !m.RetryFailed {
 		res.State, res.FailedSince = report.Failed, f.Run
 		res.Reason = fmt.Sprintf("still failing since run %d: %s", f.Run, f.Reason)
 		if f.Log != "" && r.ws.Exists(f.Log) {

@@ -72,6 +72,13 @@ func TestStillFailingIsNotRebuilt(t *testing.T) {
 	for i, retry := range []func() result{
 		func() result { return f.run("--retry-failed") },
 		func() result { return f.run("--force=bad") },
+		func() result {
+			b, _ := os.ReadFile(f.cfg)
+			os.WriteFile(f.cfg, []byte(strings.Replace(string(b), "{name: bad, source: {url: repos/bad}", "{name: bad, retry_failed: true, source: {url: repos/bad}", 1)), 0o644)
+			r := f.run()
+			cfg("")
+			return r
+		},
 		func() result { cfg(`, env: ["X=1"]`); return f.run() },
 		func() result {
 			testutil.Commit(t, bad, script(`echo BUILD-ATTEMPT; echo fixed`))

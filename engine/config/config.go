@@ -97,6 +97,9 @@ type Module struct {
 	Trust string `config:"trust"`
 	// LogLimitMB overrides the global log_limit_mb for this module.
 	LogLimitMB int `config:"log_limit_mb"`
+	// RetryFailed builds the module again on every run even when its
+	// last build failed with the same inputs (a flaky test suite).
+	RetryFailed bool `config:"retry_failed"`
 }
 
 // LogLimit is the bound, in bytes, of what one step of module m writes to
