@@ -50,12 +50,14 @@ for p in $(pgrep -f "autobuild run --config $(dirname "$root")/autobuild.yaml");
   fi
 done
 # (f) many processes: more than the default limit of 256. Each child
-# records its start; the count is polled with shell builtins only (no fork
-# is possible at the limit), until 400 run or it has not grown for 2 s.
-# Job control puts them in a process group of their own, killed after.
+# records its start and sleeps for good (no slot frees while the count is
+# watched, however slow the machine); the count is polled with shell
+# builtins only (no fork is possible at the limit), until 400 run or it
+# has not grown for $STALL_US microseconds. Job control puts them in a
+# process group of their own, killed after.
 : > "$TMPDIR/started"
 set -m
-yes 30 | head -n 400 | xargs -P 400 -n 1 sh -c 'echo >> "$0"; exec sleep "$1"' "$TMPDIR/started" 2>/dev/null &
+yes 3600 | head -n 400 | xargs -P 400 -n 1 sh -c 'echo >> "$0"; exec sleep "$1"' "$TMPDIR/started" 2>/dev/null &
 set +m
 t=${EPOCHREALTIME/./}; last=$t; prev=0
 while :; do
