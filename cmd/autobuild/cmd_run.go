@@ -111,7 +111,7 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 		Executor: ex, Publishers: []publish.Publisher{site},
 		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),
 	})
-	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir, baseURL: cfg.Publish.URL}, err, cfg.StaleLockAfter)
+	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir, baseURL: cfg.Publish.URL, filesURL: cfg.Publish.FilesURL}, err, cfg.StaleLockAfter)
 }
 
 // reportRun prints what the run says on stdout and returns the error that

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/internal/testutil"
 )
 
@@ -85,5 +86,20 @@ func TestSiteLinkSurvivesAMove(t *testing.T) {
 	}
 	if st := f.status(); st.Counter != 2 {
 		t.Errorf("the moved build root's run is %d, want 2", st.Counter)
+	}
+}
+
+// A failed log's address: on the files origin when there is one, else on
+// the site, else none.
+func TestReportLogURL(t *testing.T) {
+	m := report.Module{Name: "lib#1"}
+	for _, tt := range []struct{ base, files, want string }{
+		{"", "", ""},
+		{"https://ci.example.org/", "", "https://ci.example.org/logs/lib%231.log"},
+		{"https://ci.example.org", "https://files.example.org/ci/", "https://files.example.org/ci/logs/lib%231.log"},
+	} {
+		if got := (runReport{baseURL: tt.base, filesURL: tt.files}).logURL(m); got != tt.want {
+			t.Errorf("logURL(%q, %q) = %q, want %q", tt.base, tt.files, got, tt.want)
+		}
 	}
 }

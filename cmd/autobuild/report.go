@@ -23,8 +23,9 @@ const tailLines = 20
 // in cron's mail.
 type runReport struct {
 	rep *report.Run
-	// site is the live site's folder; baseURL, when set, is its address.
-	site, baseURL string
+	// site is the live site's folder; baseURL, when set, is its address,
+	// and filesURL the separate origin of its files (logs included).
+	site, baseURL, filesURL string
 }
 
 // news reports whether the run has something an admin must hear about
@@ -80,10 +81,14 @@ func (r runReport) write(w io.Writer) {
 // site's address is configured: the site publishes a module's log as
 // logs/<module>.log.
 func (r runReport) logURL(m report.Module) string {
-	if r.baseURL == "" {
+	base := r.baseURL
+	if r.filesURL != "" {
+		base = r.filesURL
+	}
+	if base == "" {
 		return ""
 	}
-	return strings.TrimSuffix(r.baseURL, "/") + "/logs/" + url.PathEscape(m.Name+".log")
+	return strings.TrimSuffix(base, "/") + "/logs/" + url.PathEscape(m.Name+".log")
 }
 
 // lastLines returns up to n last lines of the file at path, reading at
