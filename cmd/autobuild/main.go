@@ -17,7 +17,14 @@ import (
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/sandbox"
-	_ "github.com/autobuild/autobuild/scm/git" // wires the git SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/brz"    // wires the brz SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/cvs"    // wires the cvs SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/darcs"  // wires the darcs SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/dir"    // wires the dir SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/fossil" // wires the fossil SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/git"    // wires the git SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/hg"     // wires the hg SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/svn"    // wires the svn SCM into the registry
 )
 
 // Exit codes, for cron. Documented in --help, README.md and the man page.

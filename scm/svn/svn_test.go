@@ -1,0 +1,379 @@
+package svn_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/autobuild/autobuild/scm"
+	"github.com/autobuild/autobuild/scm/scmtest"
+	"github.com/autobuild/autobuild/scm/svn"
+)
+
+// svnRun runs an svn tool (svn, svnadmin) in dir with a clean
+// environment and a configuration folder of the test's.
+func svnRun(t *testing.T, dir string, tool string, args ...string) string {
+	t.Helper()
+	out, err := svnTry(t, dir, tool, args...)
+	if err != nil {
+		t.Fatalf("%s %q: %v", tool, args, err)
+	}
+	return out
+}
+
+func svnTry(t *testing.T, dir string, tool string, args ...string) (string, error) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "cfg")
+	if tool == "svn" {
+		args = append([]string{"--non-interactive", "--config-dir", cfg}, args...)
+	}
+	cmd := exec.Command(tool, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + cfg, "LC_ALL=C.UTF-8"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// repos makes Subversion repositories in the standard layout: the files
+// go to trunk/.
+type repos struct{}
+
+func put(t *testing.T, root string, files, links map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newRepo makes a repository whose trunk holds files and links, with
+// empty branches/ and tags/.
+func newRepo(t *testing.T, files, links map[string]string) scm.Source {
+	t.Helper()
+	top := t.TempDir()
+	repo := filepath.Join(top, "repo")
+	svnRun(t, top, "svnadmin", "create", repo)
+	imp := filepath.Join(top, "import")
+	for _, d := range []string{"trunk", "branches", "tags"} {
+		if err := os.MkdirAll(filepath.Join(imp, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, filepath.Join(imp, "trunk"), files, links)
+	svnRun(t, top, "svn", "import", "--no-ignore", "--no-auto-props", "-m", "first", imp, "file://"+repo)
+	return scm.Source{Kind: svn.Kind, URL: "file://" + repo}
+}
+
+func (repos) New(t *testing.T, files map[string]string) scm.Source { return newRepo(t, files, nil) }
+
+func (repos) NewLinks(t *testing.T, files, links map[string]string) scm.Source {
+	return newRepo(t, files, links)
+}
+
+func (r repos) Commit(t *testing.T, src scm.Source, files map[string]string) string {
+	return r.CommitLinks(t, src, files, nil, nil)
+}
+
+// CommitLinks commits on trunk through a working copy of the test's.
+func (repos) CommitLinks(t *testing.T, src scm.Source, files, links map[string]string, remove []string) string {
+	t.Helper()
+	top := t.TempDir()
+	wc := filepath.Join(top, "wc")
+	svnRun(t, top, "svn", "checkout", src.URL+"/trunk", wc)
+	for _, name := range remove {
+		svnRun(t, wc, "svn", "rm", "--force", "--", name+"@")
+	}
+	for i, m := range []map[string]string{files, links} {
+		for name := range m {
+			p := filepath.Join(wc, filepath.FromSlash(name))
+			if fi, err := os.Lstat(p); err == nil && (i == 1 || fi.Mode()&os.ModeSymlink != 0) {
+				svnRun(t, wc, "svn", "rm", "--force", "--", name+"@")
+			}
+		}
+	}
+	put(t, wc, nil, links)
+	for name, body := range files {
+		p := filepath.Join(wc, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svnRun(t, wc, "svn", "add", "--force", "--no-ignore", "--no-auto-props", ".")
+	svnRun(t, wc, "svn", "commit", "-m", "change")
+	return lastChanged(t, src.URL+"/trunk")
+}
+
+func lastChanged(t *testing.T, u string) string {
+	t.Helper()
+	var i struct {
+		Entry struct {
+			RelativeURL string `xml:"relative-url"`
+			Commit      struct {
+				Revision int64 `xml:"revision,attr"`
+			} `xml:"commit"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal([]byte(svnRun(t, "/", "svn", "info", "--xml", u)), &i); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s@%d", i.Entry.RelativeURL, i.Entry.Commit.Revision)
+}
+
+func (repos) Missing(t *testing.T) scm.Source {
+	return scm.Source{Kind: svn.Kind, URL: "file://" + filepath.Join(t.TempDir(), "no-such-repo")}
+}
+
+// Refuses implements scmtest.NameRefuser: svn refuses control characters
+// in a path, and a name that is not UTF-8 (TestToolRefusesNames).
+func (repos) Refuses(name string) bool {
+	return !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// Mangles implements scmtest.LinkLimiter: svn commits a symlink target
+// with a newline, but writes it only up to the newline (TestToolRefusesNames).
+func (repos) Mangles(target string) bool { return strings.Contains(target, "\n") }
+
+func TestConformance(t *testing.T) { scmtest.Run(t, svn.SVN{}, repos{}) }
+
+// The names the conformance suite leaves out are the ones svn refuses.
+func TestToolRefusesNames(t *testing.T) {
+	src := newRepo(t, map[string]string{"README": "x\n"}, nil)
+	top := t.TempDir()
+	wc := filepath.Join(top, "wc")
+	svnRun(t, top, "svn", "checkout", src.URL+"/trunk", wc)
+	for _, name := range []string{"new\nline", "tab\there", "\x01control", "latin1-\xe9"} {
+		if !(repos{}).Refuses(name) {
+			t.Errorf("Refuses(%q) = false", name)
+		}
+		put(t, wc, map[string]string{name: "x\n"}, nil)
+		if _, err := svnTry(t, wc, "svn", "add", "--", name+"@"); err == nil {
+			t.Errorf("svn add %q succeeded", name)
+		}
+		os.Remove(filepath.Join(wc, name))
+	}
+	// svn's own checkout writes a symlink's target up to its newline.
+	link := newRepo(t, nil, map[string]string{"odd": "one\ntwo"})
+	svnRun(t, top, "svn", "checkout", link.URL+"/trunk", filepath.Join(top, "links"))
+	if target, err := os.Readlink(filepath.Join(top, "links", "odd")); err != nil || target != "one" || !(repos{}).Mangles("one\ntwo") {
+		t.Errorf("svn checked out a symlink to \"one\\ntwo\" as %q, %v", target, err)
+	}
+	// Control: a name svn takes.
+	put(t, wc, map[string]string{"plain name": "x\n"}, nil)
+	svnRun(t, wc, "svn", "add", "--", "plain name@")
+}
+
+func newDirs(t *testing.T) scm.Dirs {
+	top := t.TempDir()
+	return scm.Dirs{Work: filepath.Join(top, "source-root", "m"), Meta: filepath.Join(top, "scm-root", "m")}
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestBranchTagAndPinnedRevision(t *testing.T) {
+	ctx := context.Background()
+	r := repos{}
+	src := r.New(t, map[string]string{"f": "one\n"})
+	svnRun(t, "/", "svn", "copy", "--parents", "-m", "branch", src.URL+"/trunk", src.URL+"/branches/release/1.0")
+	svnRun(t, "/", "svn", "copy", "-m", "tag", src.URL+"/trunk", src.URL+"/tags/v1")
+	trunk2 := r.Commit(t, src, map[string]string{"f": "two\n"})
+
+	cases := []struct {
+		name     string
+		src      scm.Source
+		id, want string
+	}{
+		{"trunk", src, trunk2, "two\n"},
+		{"branch", scm.Source{Kind: svn.Kind, URL: src.URL, Branch: "release/1.0"}, "^/branches/release/1.0@2", "one\n"},
+		{"tag", scm.Source{Kind: svn.Kind, URL: src.URL, Tag: "v1"}, "^/tags/v1@3", "one\n"},
+		{"pinned", scm.Source{Kind: svn.Kind, URL: src.URL, Commit: "r3"}, "^/trunk@1", "one\n"},
+		{"folder", scm.Source{Kind: svn.Kind, URL: src.URL + "/branches/release#folder"}, "^/branches/release@2", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := (svn.SVN{}).Validate(c.src); err != nil {
+				t.Fatal(err)
+			}
+			rev, err := svn.SVN{}.Resolve(ctx, c.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rev.ID != c.id {
+				t.Fatalf("Resolve = %s, want %s", rev.ID, c.id)
+			}
+			d := newDirs(t)
+			if err := (svn.SVN{}).Checkout(ctx, c.src, rev, d); err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(d.Work, "f")
+			if c.name == "folder" {
+				f = filepath.Join(d.Work, "1.0", "f")
+				c.want = "one\n"
+			}
+			if got := read(t, f); got != c.want {
+				t.Errorf("f = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestUnknownBranchRevisionAndURL(t *testing.T) {
+	ctx := context.Background()
+	src := repos{}.New(t, map[string]string{"f": "one\n"})
+	for name, c := range map[string]struct {
+		src  scm.Source
+		want string
+	}{
+		"branch":   {scm.Source{Kind: svn.Kind, URL: src.URL, Branch: "nope"}, "non-existent"},
+		"tag":      {scm.Source{Kind: svn.Kind, URL: src.URL, Tag: "nope"}, "non-existent"},
+		"revision": {scm.Source{Kind: svn.Kind, URL: src.URL, Commit: "99"}, "No such revision 99"},
+		"url":      {repos{}.Missing(t), "Unable to open"},
+	} {
+		_, err := svn.SVN{}.Resolve(ctx, c.src)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Resolve = %v, want an error with %q", name, err, c.want)
+		}
+	}
+	// Control: the repository resolves.
+	if _, err := (svn.SVN{}).Resolve(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	// A revision the repository does not have fails the checkout.
+	d := newDirs(t)
+	if err := (svn.SVN{}).Checkout(ctx, src, scm.Revision{ID: "^/trunk@99"}, d); err == nil || !strings.Contains(err.Error(), "No such revision") {
+		t.Errorf("Checkout of r99 = %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := []scm.Source{
+		{URL: "file:///srv/svn/p"}, {URL: "https://svn.example.org/p", Branch: "release/1.0"},
+		{URL: "svn+ssh://host/p", Tag: "v1"}, {URL: "svn://host/p", Commit: "r12"},
+		{URL: "file:///srv/svn/p", Commit: "^/trunk@12"}, {URL: "file:///srv/svn/p/some/folder#folder"},
+	}
+	for _, s := range ok {
+		if err := (svn.SVN{}).Validate(s); err != nil {
+			t.Errorf("Validate(%+v) = %v", s, err)
+		}
+	}
+	bad := map[string]scm.Source{
+		"url":    {URL: "/srv/svn/p"},
+		"branch": {URL: "file:///srv/svn/p#folder", Branch: "b"},
+		"tag":    {URL: "file:///srv/svn/p", Tag: "../../etc"},
+		"commit": {URL: "file:///srv/svn/p", Commit: "abc"},
+	}
+	for field, s := range bad {
+		err := (svn.SVN{}).Validate(s)
+		var fe *scm.FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("Validate(%+v) = %v, want an error on %s", s, err, field)
+		}
+	}
+}
+
+// A working copy changed in the metadata folder (edited, an unversioned
+// file, its URL switched elsewhere) is replaced, and the work tree is the
+// revision.
+func TestDirtyWorkingCopyIsCleaned(t *testing.T) {
+	ctx := context.Background()
+	r := repos{}
+	src := r.New(t, map[string]string{"f": "one\n", "x/g": "g\n"})
+	evil := r.New(t, map[string]string{"f": "evil\n"})
+	rev, err := svn.SVN{}.Resolve(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDirs(t)
+	if err := (svn.SVN{}).Checkout(ctx, src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	wc := filepath.Join(d.Meta, "wc")
+	put(t, wc, map[string]string{"f": "edited\n", "junk": "junk\n"}, nil)
+	if err := (svn.SVN{}).Checkout(ctx, src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(d.Work, "f")); got != "one\n" {
+		t.Errorf("f = %q after a checkout over an edited working copy", got)
+	}
+	if _, err := os.Stat(filepath.Join(d.Work, "junk")); err == nil {
+		t.Errorf("an unversioned file of the working copy reached the work tree")
+	}
+	// The working copy switched to another repository's URL.
+	if err := os.RemoveAll(wc); err != nil {
+		t.Fatal(err)
+	}
+	svnRun(t, "/", "svn", "checkout", evil.URL+"/trunk", wc)
+	if got := read(t, filepath.Join(wc, "f")); got != "evil\n" {
+		t.Fatalf("control: the relocated working copy holds %q", got)
+	}
+	if err := (svn.SVN{}).Checkout(ctx, src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(d.Work, "f")); got != "one\n" {
+		t.Errorf("f = %q after a checkout over a relocated working copy", got)
+	}
+}
+
+// svn:executable gives an executable file.
+func TestExecutable(t *testing.T) {
+	ctx := context.Background()
+	r := repos{}
+	src := r.New(t, map[string]string{"run.sh": "#!/bin/sh\n", "data": "d\n"})
+	top := t.TempDir()
+	wc := filepath.Join(top, "wc")
+	svnRun(t, top, "svn", "checkout", src.URL+"/trunk", wc)
+	svnRun(t, wc, "svn", "propset", "svn:executable", "on", "run.sh")
+	svnRun(t, wc, "svn", "commit", "-m", "x")
+	rev, err := svn.SVN{}.Resolve(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDirs(t)
+	if err := (svn.SVN{}).Checkout(ctx, src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	for name, exec := range map[string]bool{"run.sh": true, "data": false} {
+		fi, err := os.Stat(filepath.Join(d.Work, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm()&0o100 != 0; got != exec {
+			t.Errorf("%s: executable = %v, want %v", name, got, exec)
+		}
+	}
+}
