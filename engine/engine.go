@@ -257,9 +257,10 @@ func (r *runner) begin() error {
 	r.keys = make([]string, r.g.Len())
 	r.sources = make([]source, r.g.Len())
 	r.rep = &report.Run{Counter: r.counter, Start: r.start, Modules: make([]report.Module, r.g.Len())}
-	for i, m := range r.cfg.Modules {
-		r.rep.Modules[i] = report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust}
+	for i := range r.cfg.Modules {
+		r.rep.Modules[i] = moduleReport(&r.cfg.Modules[i])
 	}
+	r.rep.Disabled = r.cfg.Disabled
 	return nil
 }
 
@@ -283,6 +284,15 @@ func (r *runner) priorities() []float64 {
 		}
 		return 1
 	})
+}
+
+// moduleReport is what the report says of module m before it runs.
+func moduleReport(m *config.Module) report.Module {
+	res := report.Module{Name: m.Name, Label: m.Label, Depends: m.Depends, Groups: m.Groups, Level: m.Trust}
+	for _, l := range m.Links {
+		res.Links = append(res.Links, report.Link{Href: l.Href, Label: l.Label})
+	}
+	return res
 }
 
 // recordSkipped records the modules that never ran.

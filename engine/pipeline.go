@@ -24,7 +24,8 @@ import (
 // build, collect, archive. It returns whether its dependents may build.
 func (r *runner) module(ctx context.Context, i int) bool {
 	m := &r.cfg.Modules[i]
-	res := report.Module{Name: m.Name, Depends: m.Depends, Groups: m.Groups, Level: m.Trust, Start: r.deps.Now()}
+	res := moduleReport(m)
+	res.Start = r.deps.Now()
 	r.deps.Progress(Event{Module: m.Name, Phase: "start"})
 	log := r.deps.Log.With("module", m.Name)
 	fail := func(reason string) bool {

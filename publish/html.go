@@ -59,7 +59,7 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 <thead><tr><th>Module</th><th>Status</th><th>Revision</th><th>Trust level</th><th>Duration</th><th>Log</th><th>Artifacts</th></tr></thead>
 <tbody>
 {{range .Modules}}<tr id="{{.Name}}">
-<td>{{.Name}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}</td>
+<td>{{.Name}}{{if .Label}} <small>{{.Label}}</small>{{end}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}{{if .Links}}<br><small>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}" rel="nofollow noopener">{{or $l.Label $l.Href}}</a>{{end}}</small>{{end}}</td>
 <td class="{{.State}}">{{.State}}{{if .Reason}}<br><small>{{.Reason}}</small>{{end}}</td>
 <td><code title="{{.Revision}}">{{short .Revision}}</code></td>
 <td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
@@ -69,7 +69,8 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 </tr>
 {{end}}</tbody>
 </table>
-{{if .Run.History}}<h2>Recent runs</h2>
+{{if .Run.Disabled}}<p><small>Disabled (<code>enabled: false</code>): {{range $i, $d := .Run.Disabled}}{{if $i}}, {{end}}{{$d}}{{end}}</small></p>
+{{end}}{{if .Run.History}}<h2>Recent runs</h2>
 <table><thead><tr><th>Run</th><th>Started</th><th>Duration</th><th>Built</th><th>Reused</th><th>Failed</th><th>Skipped</th></tr></thead><tbody>
 {{range .Run.History}}<tr><td>{{.Counter}}</td><td>{{when .Start}}</td><td>{{dur .Duration}}</td><td>{{.Built}}</td><td>{{.Reused}}</td><td class="{{if .Failed}}failed{{end}}">{{.Failed}}</td><td>{{.Skipped}}</td></tr>
 {{end}}</tbody></table>{{end}}

@@ -94,7 +94,7 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		workers, perCPU = runtime.NumCPU(), " (one per CPU)"
 	}
 	if o.JSON {
-		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "workers": workers, "modules": plan}, "", "  ")
+		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "workers": workers, "modules": plan, "disabled": cfg.Disabled}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -109,6 +109,9 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 			deps = " (needs " + strings.Join(p.Depends, ", ") + ")"
 		}
 		fmt.Fprintf(w, "%3d. %-20s %-10s uid %-6d %-10s %s%s\n", k+1, p.Name, p.Trust, p.UID, p.MCS, p.Source, deps)
+	}
+	if len(cfg.Disabled) > 0 {
+		fmt.Fprintf(w, "disabled (enabled: false): %s\n", strings.Join(cfg.Disabled, ", "))
 	}
 	return w.Flush()
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// BuildUIDs is the range module builds run as (when the engine is
 	// root), less the host's accounts and subordinate ranges.
 	BuildUIDs UIDRange `config:"build_uids"`
+	// Disabled names the modules the file sets enabled: false, in file
+	// order; they are not in Modules.
+	Disabled []string `config:"-"`
 	// LogLimitMB bounds, in MiB, the output one step writes to its
 	// module's log (0: the default, 64); a module may set its own.
 	LogLimitMB int `config:"log_limit_mb"`
@@ -100,6 +103,20 @@ type Module struct {
 	// RetryFailed builds the module again on every run even when its
 	// last build failed with the same inputs (a flaky test suite).
 	RetryFailed bool `config:"retry_failed"`
+	// Enabled: false leaves the module out of every run (Load drops it
+	// from Modules and names it in Disabled); no enabled module may
+	// depend on it.
+	Enabled *bool `config:"enabled"`
+	// Label is the module's name for people (the site shows it).
+	Label string `config:"label"`
+	// Links are pages about the module (its home page, its bug tracker).
+	Links []Link `config:"links"`
+}
+
+// Link is a page about a module.
+type Link struct {
+	Href  string `config:"href"`
+	Label string `config:"label"`
 }
 
 // LogLimit is the bound, in bytes, of what one step of module m writes to

@@ -59,6 +59,13 @@ func (l *loader) decode(n *node, v reflect.Value, key string) error {
 		return nil
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		// An optional value: nil when the file does not set it.
+		p := reflect.New(t.Elem())
+		if err := l.decode(n, p.Elem(), key); err != nil {
+			return err
+		}
+		v.Set(p)
 	case reflect.Struct:
 		f := fieldsOf(t)
 		if n.kind != mapNode {

@@ -389,6 +389,11 @@ func (l *loader) validate(c *Config) error {
 		if !knownLevel(m.Trust) || m.Trust == sandbox.SCMLevel {
 			return l.err(key+".trust", "unknown trust level %q%s (built-in: isolated, network, trusted, unconfined; or define it under levels:)", m.Trust, unknownLevel(m.Trust))
 		}
+		for j, ln := range m.Links {
+			if err := checkSiteURL(ln.Href); err != nil || ln.Href == "" {
+				return l.err(fmt.Sprintf("%s.links[%d].href", key, j), "must be an http:// or https:// URL, not %q", ln.Href)
+			}
+		}
 		nodes[i] = graph.Node{Name: m.Name, Deps: m.Depends}
 	}
 	if len(c.Modules) > c.BuildUIDs.Count {
@@ -408,6 +413,38 @@ func (l *loader) validate(c *Config) error {
 			return l.wrap(l.err("modules", "%v", err), err)
 		}
 	}
+	return l.dropDisabled(c)
+}
+
+// dropDisabled takes the modules set enabled: false out of c.Modules (into
+// c.Disabled), refusing an enabled module that depends on one.
+func (l *loader) dropDisabled(c *Config) error {
+	off := map[string]bool{}
+	for _, m := range c.Modules {
+		if m.Enabled != nil && !*m.Enabled {
+			off[m.Name] = true
+		}
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	kept := c.Modules[:0:0]
+	for i, m := range c.Modules {
+		if off[m.Name] {
+			c.Disabled = append(c.Disabled, m.Name)
+			continue
+		}
+		for j, d := range m.Depends {
+			if off[d] {
+				return l.err(fmt.Sprintf("modules[%d].depends[%d]", i, j), "%s depends on %s, which is disabled (enabled: false): disable %s too, or drop the dependency", m.Name, d, m.Name)
+			}
+		}
+		kept = append(kept, m)
+	}
+	if len(kept) == 0 {
+		return l.err("modules", "every module is disabled (enabled: false)")
+	}
+	c.Modules = kept
 	return nil
 }
 

@@ -24,7 +24,10 @@ func (s State) OK() bool { return s == Built || s == Reused }
 
 // Module is one module's result.
 type Module struct {
-	Name     string   `json:"name"`
+	Name string `json:"name"`
+	// Label is the module's name for people; Links are pages about it.
+	Label    string   `json:"label,omitempty"`
+	Links    []Link   `json:"links,omitempty"`
 	State    State    `json:"state"`
 	Reason   string   `json:"reason,omitempty"`
 	Depends  []string `json:"depends,omitempty"`
@@ -72,12 +75,21 @@ type Artifact struct {
 	SHA256 string `json:"sha256"`
 }
 
+// Link is a page about a module.
+type Link struct {
+	Href  string `json:"href"`
+	Label string `json:"label,omitempty"`
+}
+
 // Run is a whole run.
 type Run struct {
 	Counter  int           `json:"counter"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
 	Modules  []Module      `json:"modules"`
+	// Disabled names the modules the configuration leaves out of every
+	// run (enabled: false).
+	Disabled []string `json:"disabled,omitempty"`
 	// History is the summary of earlier runs, newest first.
 	History []Summary `json:"history,omitempty"`
 }
