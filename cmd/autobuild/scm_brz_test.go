@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -45,45 +44,14 @@ func TestBrzModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("autobuild.sh", "#!/bin/sh\nset -eu\ncp version \"$AUTOBUILD_PACKAGE_ROOT/version\"\nls -a > \"$AUTOBUILD_PACKAGE_ROOT/files\"\n")
+	write("autobuild.sh", scmE2EScript)
 	write("version", "one\n")
 	brzTool(t, trunk, "add", "-q")
 	brzTool(t, trunk, "commit", "-q", "-m", "first")
 	f.config("modules:\n  - {name: brzmod, source: {kind: brz, url: \"" + top + "\", branch: trunk}}\n")
 
-	published := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "brzmod", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if got := published("version"); got != "one\n" {
-		t.Errorf("first run built %q", got)
-	}
-	if got := published("files"); got != ".\n..\nautobuild.sh\nversion\n" {
-		t.Errorf("the build saw the files %q", got)
-	}
-
-	write("version", "two\n")
-	brzTool(t, trunk, "commit", "-q", "-m", "second")
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "brzmod"); !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
-		t.Fatalf("after a commit: %s (%s)", m.State, m.Reason)
-	}
-	if got := published("version"); got != "two\n" {
-		t.Errorf("the run after a commit built %q", got)
-	}
-
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "brzmod"); !strings.Contains(m.Reason, "unchanged since run 2") {
-		t.Errorf("a run with no change: %s (%s), want unchanged since run 2", m.State, m.Reason)
-	}
+	checkSCMModule(t, f, "brzmod", false, func() {
+		write("version", "two\n")
+		brzTool(t, trunk, "commit", "-q", "-m", "second")
+	})
 }

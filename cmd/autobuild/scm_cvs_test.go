@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -38,47 +37,15 @@ func TestCvsModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(imp, "autobuild.sh", "#!/bin/sh\nset -eu\ncp version \"$AUTOBUILD_PACKAGE_ROOT/version\"\nls -a > \"$AUTOBUILD_PACKAGE_ROOT/files\"\n")
+	write(imp, "autobuild.sh", scmE2EScript)
 	write(imp, "version", "one\n")
 	cvsTool(t, imp, "-d", root, "import", "-m", "first", "cvsmod", "vendor", "start")
 	f.config("modules:\n  - {name: cvsmod, source: {kind: cvs, url: \"" + root + "#cvsmod\"}}\n")
 
-	published := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "cvsmod", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if got := published("version"); got != "one\n" {
-		t.Errorf("first run built %q", got)
-	}
-	// The work tree holds the revision's files and no CVS folder.
-	if got := published("files"); got != ".\n..\nautobuild.sh\nversion\n" {
-		t.Errorf("the build saw the files %q", got)
-	}
-
-	wc := filepath.Join(t.TempDir(), "wc")
-	cvsTool(t, filepath.Dir(wc), "-d", root, "checkout", "-d", "wc", "cvsmod")
-	write(wc, "version", "two\n")
-	cvsTool(t, wc, "commit", "-m", "second")
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "cvsmod"); !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
-		t.Fatalf("after a commit: %s (%s)", m.State, m.Reason)
-	}
-	if got := published("version"); got != "two\n" {
-		t.Errorf("the run after a commit built %q", got)
-	}
-
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "cvsmod"); !strings.Contains(m.Reason, "unchanged since run 2") {
-		t.Errorf("a run with no change: %s (%s), want unchanged since run 2", m.State, m.Reason)
-	}
+	checkSCMModule(t, f, "cvsmod", false, func() {
+		wc := filepath.Join(t.TempDir(), "wc")
+		cvsTool(t, filepath.Dir(wc), "-d", root, "checkout", "-d", "wc", "cvsmod")
+		write(wc, "version", "two\n")
+		cvsTool(t, wc, "commit", "-m", "second")
+	})
 }

@@ -45,7 +45,7 @@ func TestDarcsModule(t *testing.T) {
 	darcsTool(t, home, repo, "add", "autobuild.sh", "version")
 	darcsTool(t, home, repo, "record", "--all", "--name", "first")
 	f.config("modules:\n  - {name: darcsmod, command: sh autobuild.sh, source: {kind: darcs, url: repos/darcsmod}}\n")
-	checkSCMModule(t, f, "darcsmod", func() {
+	checkSCMModule(t, f, "darcsmod", true, func() {
 		write("version", "two\n")
 		darcsTool(t, home, repo, "record", "--all", "--ignore-times", "--name", "second")
 	})

@@ -46,7 +46,7 @@ func TestFossilModule(t *testing.T) {
 	fossilTool(t, home, wc, "add", "autobuild.sh", "version")
 	fossilTool(t, home, wc, "commit", "--no-warnings", "-m", "first")
 	f.config("modules:\n  - {name: fslmod, source: {kind: fossil, url: repos/fslmod.fossil}}\n")
-	checkSCMModule(t, f, "fslmod", func() {
+	checkSCMModule(t, f, "fslmod", true, func() {
 		write("version", "two\n", 0o644)
 		fossilTool(t, home, wc, "commit", "--no-warnings", "-m", "second")
 	})

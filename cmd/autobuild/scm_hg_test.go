@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -41,44 +40,13 @@ func TestHgModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("autobuild.sh", "#!/bin/sh\nset -eu\ncp version \"$AUTOBUILD_PACKAGE_ROOT/version\"\nls -a > \"$AUTOBUILD_PACKAGE_ROOT/files\"\n")
+	write("autobuild.sh", scmE2EScript)
 	write("version", "one\n")
 	hgTool(t, repo, "commit", "--addremove", "-m", "first")
 	f.config("modules:\n  - {name: hgmod, source: {kind: hg, url: \"" + repo + "\"}}\n")
 
-	published := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "hgmod", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if got := published("version"); got != "one\n" {
-		t.Errorf("first run built %q", got)
-	}
-	if got := published("files"); got != ".\n..\nautobuild.sh\nversion\n" {
-		t.Errorf("the build saw the files %q", got)
-	}
-
-	write("version", "two\n")
-	hgTool(t, repo, "commit", "-m", "second")
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "hgmod"); !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
-		t.Fatalf("after a commit: %s (%s)", m.State, m.Reason)
-	}
-	if got := published("version"); got != "two\n" {
-		t.Errorf("the run after a commit built %q", got)
-	}
-
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "hgmod"); !strings.Contains(m.Reason, "unchanged since run 2") {
-		t.Errorf("a run with no change: %s (%s), want unchanged since run 2", m.State, m.Reason)
-	}
+	checkSCMModule(t, f, "hgmod", false, func() {
+		write("version", "two\n")
+		hgTool(t, repo, "commit", "-m", "second")
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -44,47 +43,15 @@ func TestSvnModule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("autobuild.sh", "#!/bin/sh\nset -eu\ncp version \"$AUTOBUILD_PACKAGE_ROOT/version\"\nls -a > \"$AUTOBUILD_PACKAGE_ROOT/files\"\n")
+	write("autobuild.sh", scmE2EScript)
 	write("version", "one\n")
 	svnTool(t, wc, "svn", "add", "autobuild.sh", "version")
 	svnTool(t, wc, "svn", "propset", "svn:executable", "on", "autobuild.sh")
 	svnTool(t, wc, "svn", "commit", "-m", "first")
 	f.config("modules:\n  - {name: svnmod, source: {kind: svn, url: \"file://" + repo + "\"}}\n")
 
-	published := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(f.root, "public_html", "packages", "svnmod", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if got := published("version"); got != "one\n" {
-		t.Errorf("first run built %q", got)
-	}
-	// The work tree holds the revision's files and no .svn.
-	if got := published("files"); got != ".\n..\nautobuild.sh\nversion\n" {
-		t.Errorf("the build saw the files %q", got)
-	}
-
-	write("version", "two\n")
-	svnTool(t, wc, "svn", "commit", "-m", "second")
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "svnmod"); !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
-		t.Fatalf("after a commit: %s (%s)", m.State, m.Reason)
-	}
-	if got := published("version"); got != "two\n" {
-		t.Errorf("the run after a commit built %q", got)
-	}
-
-	if r := f.run(); r.code != 0 {
-		t.Fatal(r.dump())
-	}
-	if m := module(f.status(), "svnmod"); !strings.Contains(m.Reason, "unchanged since run 2") {
-		t.Errorf("a run with no change: %s (%s), want unchanged since run 2", m.State, m.Reason)
-	}
+	checkSCMModule(t, f, "svnmod", false, func() {
+		write("version", "two\n")
+		svnTool(t, wc, "svn", "commit", "-m", "second")
+	})
 }
