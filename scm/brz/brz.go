@@ -26,7 +26,6 @@ package brz
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -158,10 +157,13 @@ func (Brz) Inputs(src scm.Source) []string {
 	return in
 }
 
-func branchDir(d scm.Dirs) string    { return filepath.Join(d.Meta, "branch") }
-func exportDir(d scm.Dirs) string    { return filepath.Join(d.Meta, "export") }
-func homeDir(d scm.Dirs) string      { return filepath.Join(d.Meta, "home") }
-func revisionFile(d scm.Dirs) string { return filepath.Join(d.Meta, "revision") }
+func branchDir(d scm.Dirs) string { return filepath.Join(d.Meta, "branch") }
+func exportDir(d scm.Dirs) string { return filepath.Join(d.Meta, "export") }
+func homeDir(d scm.Dirs) string   { return filepath.Join(d.Meta, "home") }
+
+// revisionFile (of the metadata folder) records the revision the work
+// tree holds.
+const revisionFile = "revision"
 
 // HasCheckout implements scm.SCM.
 func (Brz) HasCheckout(d scm.Dirs) bool {
@@ -169,24 +171,17 @@ func (Brz) HasCheckout(d scm.Dirs) bool {
 		return false
 	}
 	_, err1 := os.Stat(filepath.Join(branchDir(d), ".bzr", "branch-format"))
-	_, err2 := os.Stat(revisionFile(d))
+	_, err2 := os.Stat(filepath.Join(d.Meta, revisionFile))
 	return err1 == nil && err2 == nil
 }
 
 // Current implements scm.SCM.
 func (Brz) Current(d scm.Dirs) (scm.Revision, error) {
-	if d.Meta == "" {
-		return scm.Revision{}, errors.New("no metadata folder")
+	rev, err := dir.ReadRevision(d.Meta, revisionFile)
+	if err == nil && !revidRE.MatchString(rev.ID) {
+		return scm.Revision{}, fmt.Errorf("%s: %q is not a revision id", filepath.Join(d.Meta, revisionFile), rev.ID)
 	}
-	b, err := os.ReadFile(revisionFile(d))
-	if err != nil {
-		return scm.Revision{}, fmt.Errorf("%s holds no checkout: %w", d.Meta, err)
-	}
-	id := strings.TrimSpace(string(b))
-	if !revidRE.MatchString(id) {
-		return scm.Revision{}, fmt.Errorf("%s: %q is not a revision id", revisionFile(d), id)
-	}
-	return scm.Revision{ID: id}, nil
+	return rev, err
 }
 
 // revSpec is the brz revision spec of what src asks for ("" the tip).
@@ -268,7 +263,7 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 			return err
 		}
 	}
-	if err := os.Remove(revisionFile(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := dir.ClearRevision(d.Meta, revisionFile); err != nil {
 		return err
 	}
 	// The configuration folder is made afresh: nothing in it steers a
@@ -312,11 +307,7 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	if _, err := dir.Mirror(export, d.Work, nil); err != nil {
 		return fmt.Errorf("check out %s into %s: %w", rev.ID, d.Work, err)
 	}
-	tmp := revisionFile(d) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(rev.ID+"\n"), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, revisionFile(d))
+	return dir.WriteRevision(d.Meta, revisionFile, rev)
 }
 
 // Env is the environment of every brz command, with home its

@@ -129,10 +129,12 @@ func (Hg) Inputs(src scm.Source) []string {
 
 // repoDir is the repository (no working copy) kept in the metadata
 // folder; exportDir is where a node is archived before it is mirrored;
-// revisionFile records the node the work tree holds.
-func repoDir(d scm.Dirs) string      { return filepath.Join(d.Meta, "repo") }
-func exportDir(d scm.Dirs) string    { return filepath.Join(d.Meta, "export") }
-func revisionFile(d scm.Dirs) string { return filepath.Join(d.Meta, "revision") }
+// revisionFile (of the metadata folder) records the node the work tree
+// holds.
+func repoDir(d scm.Dirs) string   { return filepath.Join(d.Meta, "repo") }
+func exportDir(d scm.Dirs) string { return filepath.Join(d.Meta, "export") }
+
+const revisionFile = "revision"
 
 // HasCheckout implements scm.SCM.
 func (Hg) HasCheckout(d scm.Dirs) bool {
@@ -140,24 +142,17 @@ func (Hg) HasCheckout(d scm.Dirs) bool {
 		return false
 	}
 	_, err1 := os.Stat(filepath.Join(repoDir(d), ".hg", "requires"))
-	_, err2 := os.Stat(revisionFile(d))
+	_, err2 := os.Stat(filepath.Join(d.Meta, revisionFile))
 	return err1 == nil && err2 == nil
 }
 
 // Current implements scm.SCM.
 func (Hg) Current(d scm.Dirs) (scm.Revision, error) {
-	if d.Meta == "" {
-		return scm.Revision{}, errors.New("no metadata folder")
+	rev, err := dir.ReadRevision(d.Meta, revisionFile)
+	if err == nil && !nodeRE.MatchString(rev.ID) {
+		return scm.Revision{}, fmt.Errorf("%s: %q is not a node", filepath.Join(d.Meta, revisionFile), rev.ID)
 	}
-	b, err := os.ReadFile(revisionFile(d))
-	if err != nil {
-		return scm.Revision{}, fmt.Errorf("%s holds no checkout: %w", d.Meta, err)
-	}
-	id := strings.TrimSpace(string(b))
-	if !nodeRE.MatchString(id) {
-		return scm.Revision{}, fmt.Errorf("%s: %q is not a node", revisionFile(d), id)
-	}
-	return scm.Revision{ID: id}, nil
+	return rev, err
 }
 
 // Resolve implements scm.SCM.
@@ -234,7 +229,7 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 		}
 	}
 	// Current names a revision only once the work tree holds it.
-	if err := os.Remove(revisionFile(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := dir.ClearRevision(d.Meta, revisionFile); err != nil {
 		return err
 	}
 	repo := repoDir(d)
@@ -272,7 +267,7 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	if _, err := dir.Mirror(export, d.Work, nil); err != nil {
 		return fmt.Errorf("check out %s into %s: %w", rev.ID, d.Work, err)
 	}
-	return writeFile(revisionFile(d), rev.ID+"\n")
+	return dir.WriteRevision(d.Meta, revisionFile, rev)
 }
 
 // openRepo makes repo a repository of this SCM's, kept as the engine's:
@@ -311,15 +306,6 @@ func hasNode(ctx context.Context, repo, node string) (bool, error) {
 		return false, fmt.Errorf("look for %s in %s: %w", node, repo, err)
 	}
 	return strings.TrimSpace(out) == node, nil
-}
-
-// writeFile replaces p with body: written aside, then renamed.
-func writeFile(p, body string) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
 }
 
 // Env is the environment of every hg command: nothing of the user's, the
