@@ -20,11 +20,15 @@ package scm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 )
 
 // Source says where a module's code comes from.
@@ -105,7 +109,76 @@ type SCM interface {
 	// Current returns the revision last checked out with d, or an error
 	// if d.Meta holds no checkout.
 	Current(d Dirs) (Revision, error)
+	// ResolveAt pins src as it was at a time: the newest revision of its
+	// branch (or default branch) committed at or before at. A Source
+	// pinned to a tag or a commit resolves to that pin, whatever the
+	// time. Unlike Resolve it may need history that only a fetch brings:
+	// it may fetch into d.Meta (creating it), and nothing else; a later
+	// Checkout with d reuses what it fetched. No revision that old is an
+	// error that says so.
+	ResolveAt(ctx context.Context, src Source, at time.Time, d Dirs) (Revision, error)
+	// Changes lists the commits that lead from revision from (excluded)
+	// to to (included), newest first, at most max of them, read from
+	// d.Meta after a Checkout of to (and, where the SCM keeps its history
+	// on the server, from the server). With from empty, or not an
+	// ancestor of to (the history was rewritten), it lists the newest max
+	// commits up to to. An SCM that keeps no history returns none.
+	Changes(ctx context.Context, src Source, d Dirs, from, to Revision, max int) ([]Change, error)
 }
+
+// Change is one commit of a source, as Changes lists it.
+type Change struct {
+	// ID names the commit the way its SCM does (a hash, "r42"), so a
+	// reader can look it up.
+	ID     string    `json:"id"`
+	Author string    `json:"author,omitempty"`
+	Date   time.Time `json:"date"`
+	// Subject is the first line of the commit's message.
+	Subject string `json:"subject"`
+	// Files are the files (not folders) the commit added, changed or
+	// removed, slash-separated and relative to the top of the source (the
+	// work tree), sorted; at most MaxChangeFiles of them, with
+	// FilesOmitted counting the rest.
+	Files        []string `json:"files,omitempty"`
+	FilesOmitted int      `json:"files_omitted,omitempty"`
+}
+
+// MaxChangeFiles bounds the files a Change lists.
+const MaxChangeFiles = 100
+
+// Subject is the first line of a commit message, without surrounding
+// space, cut to 200 bytes at a rune boundary.
+func Subject(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	if len(msg) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// SetFiles sorts files into c.Files, keeping at most MaxChangeFiles and
+// counting the others in c.FilesOmitted.
+func (c *Change) SetFiles(files []string) {
+	files = slices.Clone(files)
+	sort.Strings(files)
+	files = slices.Compact(files)
+	if len(files) > MaxChangeFiles {
+		c.FilesOmitted = len(files) - MaxChangeFiles
+		files = files[:MaxChangeFiles]
+	}
+	c.Files = files
+}
+
+// ErrNoRevisionAt is the error ResolveAt wraps when the source had no
+// revision at or before the time asked for.
+var ErrNoRevisionAt = errors.New("no revision at or before that time")
 
 var (
 	mu       sync.RWMutex

@@ -400,6 +400,7 @@ func Run(t *testing.T, s scm.SCM, repos Repos) {
 	})
 
 	fidelity(t, s, repos)
+	history(t, s, repos)
 }
 
 // localPath is the folder url names when it is a local path or a file://
