@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,8 +74,15 @@ type spec struct {
 	Source   scm.Source `json:"source"`
 	Revision string     `json:"revision"`
 	Dirs     scm.Dirs   `json:"dirs"`
-	// Answer is where the resolve step writes its answer.
+	// Answer is where the step writes its answer.
 	Answer string `json:"answer,omitempty"`
+	// At asks the resolve step for the source as it was then
+	// (scm.SCM.ResolveAt, into Dirs.Meta).
+	At *time.Time `json:"at,omitempty"`
+	// From and Changes ask the checkout step for the changes since From,
+	// at most Changes of them (none when Changes is 0).
+	From    string `json:"from,omitempty"`
+	Changes int    `json:"changes,omitempty"`
 }
 
 func encode(src scm.Source, rev string, dirs scm.Dirs, answer string) (string, error) {
@@ -120,7 +128,8 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "autobuild scm: running in %s\n", strings.TrimRight(string(label), "\x00\n"))
 		}
 	}
-	if err := s.Checkout(ctx, sp.Source, scm.Revision{ID: sp.Revision}, sp.Dirs); err != nil {
+	rev := scm.Revision{ID: sp.Revision}
+	if err := s.Checkout(ctx, sp.Source, rev, sp.Dirs); err != nil {
 		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
 		// Why, for the module's reason on the site (the log has it too).
 		if sp.Answer != "" {
@@ -131,13 +140,30 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", sp.Dirs.Work, sp.Revision)
+	if sp.Changes > 0 && sp.Answer != "" && sp.From != sp.Revision {
+		// The changes are news, not part of the checkout: a failure to
+		// list them is said, and the checkout stands.
+		cs, err := s.Changes(ctx, sp.Source, sp.Dirs, scm.Revision{ID: sp.From}, rev, sp.Changes)
+		if err != nil {
+			fmt.Fprintf(stderr, "autobuild scm: list the changes: %v\n", err)
+			return 0
+		}
+		b, err := json.Marshal(resolved{Changes: cs})
+		if err == nil {
+			err = writeNew(sp.Answer, b)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+		}
+	}
 	return 0
 }
 
-// resolved is the resolve step's answer: the revision, or why there is
-// none.
+// resolved is the step's answer: the revision (resolve), or the changes
+// it brought (checkout), or why there is none.
 type resolved struct {
 	Revision *scm.Revision `json:"revision,omitempty"`
+	Changes  []scm.Change  `json:"changes,omitempty"`
 	Error    string        `json:"error,omitempty"`
 }
 
@@ -154,7 +180,12 @@ func runResolve(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "autobuild scm: bad spec: no answer file")
 		return 2
 	}
-	rev, err := s.Resolve(ctx, sp.Source)
+	var rev scm.Revision
+	if sp.At != nil {
+		rev, err = s.ResolveAt(ctx, sp.Source, *sp.At, sp.Dirs)
+	} else {
+		rev, err = s.Resolve(ctx, sp.Source)
+	}
 	out, code := resolved{Revision: &rev}, 0
 	if err != nil {
 		fmt.Fprintf(stderr, "autobuild scm: resolve: %v\n", err)
@@ -192,6 +223,12 @@ type ResolveRequest struct {
 	Source scm.Source
 	// Tmp is the step's private temp folder (emptied first).
 	Tmp string
+	// At, when set, asks for the source as it was at that time; the step
+	// may then fetch into Dirs.Meta, the SCM's metadata folder (and
+	// Dirs.Work names the work tree it belongs to, which it leaves
+	// alone).
+	At   time.Time
+	Dirs scm.Dirs
 	// Profile is the SCM level resolved for the module.
 	Profile sandbox.Profile
 	Timeout time.Duration
@@ -203,8 +240,8 @@ type ResolveRequest struct {
 	Say func(format string, args ...any)
 }
 
-// maxAnswer bounds what the engine reads of a resolve step's answer.
-const maxAnswer = 64 << 10
+// maxAnswer bounds what the engine reads of a step's answer.
+const maxAnswer = 1 << 20
 
 // Resolve pins req.Source to a revision, in the module's confined SCM
 // step: the step reads the repository (a local one, or a remote's refs)
@@ -215,7 +252,20 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 	if err != nil {
 		return scm.Revision{}, err
 	}
-	b, err := json.Marshal(spec{Source: req.Source, Answer: filepath.Join(req.Tmp, answerFile)})
+	sp := spec{Source: req.Source, Answer: filepath.Join(req.Tmp, answerFile)}
+	outputs := []string{req.Tmp}
+	if !req.At.IsZero() {
+		if err := req.Dirs.Validate(); err != nil {
+			return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+		}
+		at := req.At.UTC()
+		sp.At, sp.Dirs = &at, req.Dirs
+		outputs = append(outputs, req.Dirs.Meta)
+		if err := ex.Workspace().PrepareDir(req.Dirs.Meta, req.ID, false); err != nil {
+			return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+		}
+	}
+	b, err := json.Marshal(sp)
 	if err != nil {
 		return scm.Revision{}, err
 	}
@@ -234,7 +284,7 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 		LogLimit: req.LogLimit,
 		Profile:  req.Profile,
 		Inputs:   append([]string{ex.Self()}, s.Inputs(req.Source)...),
-		Outputs:  []string{req.Tmp},
+		Outputs:  outputs,
 	})
 	if err != nil {
 		req.Say("resolve could not start: %v", err)
@@ -345,6 +395,11 @@ type Request struct {
 	Dir, Meta, Tmp string
 	// Prev is what the source folder held after the last checkout.
 	Prev Tree
+	// From is the revision of the module's last good build ("" none):
+	// the step lists the changes since (scm.SCM.Changes), at most
+	// Changes of them (none when Changes is 0).
+	From    string
+	Changes int
 	// Profile is the SCM level resolved for the module.
 	Profile  sandbox.Profile
 	Timeout  time.Duration
@@ -358,6 +413,9 @@ type Request struct {
 type Result struct {
 	// Tree is what the source folder holds now.
 	Tree Tree
+	// Changes are the commits since Request.From, newest first, as the
+	// step listed them (none when it could not: its log says why).
+	Changes []scm.Change
 }
 
 // Run makes req.Dir hold exactly req.Revision: not at all when the folder
@@ -374,16 +432,26 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if err := dirs.Validate(); err != nil {
 		return Result{}, fmt.Errorf("checkout: %w", err)
 	}
-	arg, err := encode(req.Source, req.Revision, dirs, filepath.Join(req.Tmp, answerFile))
+	sp := spec{Source: req.Source, Revision: req.Revision, Dirs: dirs, Answer: filepath.Join(req.Tmp, answerFile)}
+	if req.From != req.Revision {
+		sp.From, sp.Changes = req.From, req.Changes
+	}
+	b, err := json.Marshal(sp)
 	if err != nil {
 		return Result{}, err
 	}
 	if req.Prev.Revision == req.Revision && s.HasCheckout(dirs) {
 		if fp, err := treeFingerprint(req.Dir); err == nil && fp == req.Prev.Pristine {
-			req.Say("source folder holds %s, untouched since its checkout", req.Revision)
-			return Result{Tree: req.Prev}, nil
+			if sp.Changes == 0 {
+				req.Say("source folder holds %s, untouched since its checkout", req.Revision)
+				return Result{Tree: req.Prev}, nil
+			}
+			// Checked out by a run that did not build it: the step
+			// leaves the folder as it is, and lists the changes.
+			req.Say("source folder holds %s, untouched since its checkout; the SCM step lists the changes since %s", req.Revision, req.From)
+		} else {
+			req.Say("source folder holds %s but was changed since its checkout: the SCM step resets and cleans it", req.Revision)
 		}
-		req.Say("source folder holds %s but was changed since its checkout: the SCM step resets and cleans it", req.Revision)
 	}
 
 	ws := ex.Workspace()
@@ -399,7 +467,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	res, err := ex.Run(ctx, &executor.Step{
 		Module:   req.Module,
 		ID:       req.ID,
-		Args:     []string{ex.Self(), Arg, arg},
+		Args:     []string{ex.Self(), Arg, string(b)},
 		Dir:      req.Tmp,
 		Env:      executor.BaseEnv(req.Tmp),
 		Stdout:   req.Log,
@@ -429,5 +497,42 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if err != nil {
 		fp = "" // unknown: the next run resets it through the SCM step
 	}
-	return Result{Tree: Tree{Revision: req.Revision, Pristine: fp}}, nil
+	out := Result{Tree: Tree{Revision: req.Revision, Pristine: fp}}
+	if sp.Changes > 0 {
+		var ans resolved
+		raw, err := readAnswer(req.Tmp)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// The step said why in the log.
+		case err != nil || len(raw) > maxAnswer || json.Unmarshal(raw, &ans) != nil:
+			req.Say("the SCM step's list of changes is unreadable: ignored")
+		default:
+			out.Changes = sanitize(ans.Changes, sp.Changes)
+		}
+	}
+	return out, nil
+}
+
+// sanitize bounds what a step listed as changes: it goes to the site, the
+// feed and status.json as text.
+func sanitize(cs []scm.Change, limit int) []scm.Change {
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	out := make([]scm.Change, 0, len(cs))
+	for _, c := range cs {
+		files := c.Files
+		if len(files) > scm.MaxChangeFiles {
+			c.FilesOmitted += len(files) - scm.MaxChangeFiles
+			files = files[:scm.MaxChangeFiles]
+		}
+		c.Files = make([]string, len(files))
+		for i, f := range files {
+			c.Files[i] = printable(f, 1024)
+		}
+		c.ID, c.Author, c.Subject = printable(c.ID, 100), printable(c.Author, 200), printable(c.Subject, 300)
+		c.FilesOmitted = max(c.FilesOmitted, 0)
+		out = append(out, c)
+	}
+	return out
 }

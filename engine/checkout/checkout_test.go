@@ -1,12 +1,15 @@
 package checkout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/autobuild/autobuild/engine/executor"
 	"github.com/autobuild/autobuild/engine/workspace"
@@ -29,6 +32,26 @@ func (fakeSCM) Resolve(context.Context, scm.Source) (scm.Revision, error) {
 }
 func (fakeSCM) Checkout(context.Context, scm.Source, scm.Revision, scm.Dirs) error { return nil }
 func (fakeSCM) Current(scm.Dirs) (scm.Revision, error)                             { return scm.Revision{}, nil }
+func (fakeSCM) ResolveAt(_ context.Context, _ scm.Source, at time.Time, d scm.Dirs) (scm.Revision, error) {
+	// What the step was asked, as the revision: the engine side checks it.
+	return scm.Revision{ID: at.UTC().Format("20060102T150405") + "@" + filepath.Base(d.Meta)}, nil
+}
+
+// Changes lists one change per step from from to to, with a hostile
+// subject and too many files.
+func (fakeSCM) Changes(_ context.Context, _ scm.Source, _ scm.Dirs, from, to scm.Revision, max int) ([]scm.Change, error) {
+	var cs []scm.Change
+	for i := range max + 3 {
+		c := scm.Change{ID: fmt.Sprintf("c%d", i), Author: "a", Date: time.Unix(1700000000, 0).UTC(), Subject: "from " + from.ID + " to " + to.ID + "\x1b[31m"}
+		files := make([]string, scm.MaxChangeFiles+5)
+		for j := range files {
+			files[j] = fmt.Sprintf("f%03d", j)
+		}
+		c.Files = files
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
 
 func init() { scm.Register("fake-for-checkout-test", fakeSCM{}) }
 
@@ -144,5 +167,93 @@ func TestRunRefusesOverlappingFolders(t *testing.T) {
 	req.Meta = filepath.Join(req.Dir, ".git")
 	if _, err := Run(context.Background(), ex, req); err == nil || len(ex.steps) != 0 {
 		t.Errorf("metadata in the work tree: %v, %d steps; want an error and none", err, len(ex.steps))
+	}
+}
+
+// A source folder untouched since a checkout that no build used still
+// gets the SCM step when the changes since the last good build are
+// asked for; asked for none (or since the same revision), no step.
+func TestRunListsChangesOfAnUntouchedFolder(t *testing.T) {
+	root := t.TempDir()
+	ex := &recorder{root: root}
+	req := request(t, root)
+	os.MkdirAll(req.Dir, 0o755)
+	os.MkdirAll(req.Meta, 0o755)
+	os.WriteFile(filepath.Join(req.Meta, "HEAD"), []byte("x\n"), 0o644)
+	fp, _ := treeFingerprint(req.Dir)
+	req.Prev = Tree{Revision: req.Revision, Pristine: fp}
+	req.From, req.Changes = req.Revision, 10
+	if _, err := Run(context.Background(), ex, req); err != nil || len(ex.steps) != 0 {
+		t.Fatalf("changes since the revision itself: %d steps, %v; want none", len(ex.steps), err)
+	}
+	req.From = "older"
+	if _, err := Run(context.Background(), ex, req); err != nil || len(ex.steps) != 1 {
+		t.Fatalf("changes since an older revision: %d steps, %v; want the SCM step", len(ex.steps), err)
+	}
+	var sp spec
+	if err := json.Unmarshal([]byte(ex.steps[0].Args[len(ex.steps[0].Args)-1]), &sp); err != nil || sp.From != "older" || sp.Changes != 10 {
+		t.Errorf("spec = %+v, %v; want the changes since older, 10 at most", sp, err)
+	}
+}
+
+// The child lists the changes after its checkout, and the engine takes
+// at most what it asked for, each bounded and printable.
+func TestChangesAnswered(t *testing.T) {
+	root := t.TempDir()
+	req := request(t, root)
+	req.From, req.Changes = "old", 4
+	for _, d := range []string{req.Dir, req.Meta, req.Tmp} {
+		os.MkdirAll(d, 0o755)
+	}
+	b, _ := json.Marshal(spec{Source: req.Source, Revision: req.Revision, Dirs: scm.Dirs{Work: req.Dir, Meta: req.Meta},
+		Answer: filepath.Join(req.Tmp, answerFile), From: req.From, Changes: req.Changes})
+	var stdout, stderr bytes.Buffer
+	if code := runStep(context.Background(), string(b), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	answer, err := os.ReadFile(filepath.Join(req.Tmp, answerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &answerer{recorder: recorder{root: root}, answer: string(answer), t: t}
+	res, err := Run(context.Background(), ex, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 4 {
+		t.Fatalf("%d changes, want the 4 asked for", len(res.Changes))
+	}
+	c := res.Changes[0]
+	if c.Subject != "from old to "+req.Revision+" [31m" || len(c.Files) != scm.MaxChangeFiles || c.FilesOmitted != 5 {
+		t.Errorf("change = %q, %d files, %d omitted; want a printable subject and the files bounded", c.Subject, len(c.Files), c.FilesOmitted)
+	}
+}
+
+// Resolving as of a time gives the step the metadata folder to fetch
+// into, and the time.
+func TestResolveAtGivesTheMetadataFolder(t *testing.T) {
+	root := t.TempDir()
+	req := resolveRequest(t, root)
+	l := workspace.Layout{Root: root}
+	req.Dirs = scm.Dirs{Work: l.SourceDir("m"), Meta: l.ScmDir("m")}
+	req.At = time.Date(2009, 3, 1, 12, 0, 0, 0, time.FixedZone("x", 3600))
+	ex := &recorder{root: root}
+	Resolve(context.Background(), ex, req)
+	if len(ex.steps) != 1 {
+		t.Fatalf("%d steps, want 1", len(ex.steps))
+	}
+	s := ex.steps[0]
+	if !slices.Contains(s.Outputs, req.Dirs.Meta) || slices.Contains(s.Outputs, req.Dirs.Work) {
+		t.Errorf("Outputs = %q, want the metadata folder and not the work tree", s.Outputs)
+	}
+	var sp spec
+	if err := json.Unmarshal([]byte(s.Args[len(s.Args)-1]), &sp); err != nil || sp.At == nil || !sp.At.Equal(req.At) || sp.Dirs != req.Dirs {
+		t.Errorf("spec = %+v, %v", sp, err)
+	}
+	// Without a time: neither.
+	req.At = time.Time{}
+	Resolve(context.Background(), ex, req)
+	if s := ex.steps[1]; slices.Contains(s.Outputs, req.Dirs.Meta) {
+		t.Errorf("Outputs = %q without a time, want the temp folder only", s.Outputs)
 	}
 }

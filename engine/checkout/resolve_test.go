@@ -113,7 +113,7 @@ func TestResolveFailures(t *testing.T) {
 		{"timed out", "", nil, sandbox.Result{ExitCode: -1, TimedOut: true}, "resolve timed out after 3s"},
 		{"no answer", "", nil, sandbox.Result{ExitCode: 2}, "resolve failed (exit 2): see the log"},
 		{"garbage", "hello", nil, sandbox.Result{}, "resolve failed (exit 0): see the log"},
-		{"too much", `{"revision":{"id":"` + strings.Repeat("a", maxAnswer) + `"}}`, nil, sandbox.Result{}, "more than 65536 bytes"},
+		{"too much", `{"revision":{"id":"` + strings.Repeat("a", maxAnswer) + `"}}`, nil, sandbox.Result{}, "more than 1048576 bytes"},
 		{"empty revision", `{"revision":{"id":""}}`, nil, sandbox.Result{}, "revision of 0 bytes"},
 		{"revision with a newline", `{"revision":{"id":"abc\nFAKE LOG LINE"}}`, nil, sandbox.Result{}, `with '\n' in it`},
 		{"revision with a space", `{"revision":{"id":"abc def"}}`, nil, sandbox.Result{}, `with ' ' in it`},
