@@ -53,6 +53,9 @@ type Options struct {
 	// RetryFailed builds again the modules whose last build failed with
 	// the same inputs (by default they fail again without running).
 	RetryFailed bool
+	// AsOf, when set, checks every module out as its source was at that
+	// time (over the configuration's timestamp).
+	AsOf time.Time
 }
 
 // Event is a progress report; the engine never imports the UI.
@@ -256,7 +259,7 @@ func (r *runner) begin() error {
 	r.arch = &archive.Archive{Dir: r.layout.ArchiveDir(), Keep: r.cfg.Archive.Keep}
 	r.keys = make([]string, r.g.Len())
 	r.sources = make([]source, r.g.Len())
-	r.rep = &report.Run{Counter: r.counter, Start: r.start, Modules: make([]report.Module, r.g.Len())}
+	r.rep = &report.Run{Counter: r.counter, Start: r.start, Modules: make([]report.Module, r.g.Len()), AsOf: r.asOf()}
 	for i := range r.cfg.Modules {
 		r.rep.Modules[i] = moduleReport(&r.cfg.Modules[i])
 	}

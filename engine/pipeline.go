@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/engine/state"
 	"github.com/autobuild/autobuild/sandbox"
+	"github.com/autobuild/autobuild/scm"
 )
 
 // module is one module's pipeline: resolve, key, reuse or check out and
@@ -91,10 +93,12 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// folder (Meta), which only this step writes: the build never gets it.
 	// The prefetch may have done it while the dependencies built.
 	id := r.policy.IDs[m.Name]
-	if _, err := r.checkout(ctx, i, res.Revision); err != nil {
+	co, err := r.checkout(ctx, i, res.Revision)
+	if err != nil {
 		r.confinement(m.Name, "checkout", err)
 		return fail(err.Error())
 	}
+	res.Changes, res.ChangesSince = reportChanges(co.Changes), co.ChangesSince
 
 	// 6. Build, confined at the module's level.
 	closure := r.g.Closure(i)
@@ -320,7 +324,7 @@ func (r *runner) done(name string, rec state.Module, i int) error {
 		return err
 	}
 	return r.st.Update(name, func(s *state.Module) {
-		rec.Checkout, rec.Pristine = s.Checkout, s.Pristine
+		rec.Checkout, rec.Pristine, rec.LastGood = s.Checkout, s.Pristine, cmp.Or(rec.Revision, s.LastGood)
 		if rec.Duration == 0 {
 			rec.Duration = s.Duration
 		}
@@ -357,4 +361,15 @@ func (r *runner) discard(i int, dirs build.Dirs) {
 	if err := r.st.Update(name, func(s *state.Module) { s.InProgress = "" }); err != nil {
 		r.say(i, "%v", err)
 	}
+}
+
+// reportChanges is what the site and status.json show of a checkout's
+// changes.
+func reportChanges(cs []scm.Change) []report.Change {
+	var out []report.Change
+	for _, c := range cs {
+		out = append(out, report.Change{ID: c.ID, Author: c.Author, Date: c.Date, Subject: c.Subject,
+			Files: c.Files, FilesOmitted: c.FilesOmitted})
+	}
+	return out
 }

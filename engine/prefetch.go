@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/autobuild/autobuild/engine/checkout"
 	"github.com/autobuild/autobuild/scm"
@@ -70,7 +72,8 @@ func (r *runner) resolve(ctx context.Context, i int) (scm.Revision, error) {
 		}
 		s.rev, s.resolveErr = checkout.Resolve(ctx, r.deps.Executor, checkout.ResolveRequest{
 			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(),
-			Tmp:     r.layout.TmpDir(m.Name),
+			Tmp: r.layout.TmpDir(m.Name),
+			At:  r.asOf(), Dirs: scm.Dirs{Work: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name)},
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
 			Timeout: m.Timeout, Log: logf, LogLimit: r.cfg.LogLimit(m),
 			Say: func(format string, args ...any) { r.say(i, format, args...) },
@@ -78,6 +81,21 @@ func (r *runner) resolve(ctx context.Context, i int) (scm.Revision, error) {
 		r.confinement(m.Name, "resolve", s.resolveErr)
 	})
 	return s.rev, s.resolveErr
+}
+
+// maxChanges bounds the changes a module's run lists; a first build
+// lists the newest firstChanges.
+const (
+	maxChanges   = 20
+	firstChanges = 5
+)
+
+// asOf is the time the run checks its sources out as (zero: now).
+func (r *runner) asOf() time.Time {
+	if !r.opts.AsOf.IsZero() {
+		return r.opts.AsOf
+	}
+	return r.cfg.AsOf
 }
 
 // checkout makes module i's source folder hold rev, in its confined SCM
@@ -95,6 +113,13 @@ func (r *runner) checkout(ctx context.Context, i int, rev string) (checkout.Resu
 		// What the source folder holds is forgotten, on disk, before the
 		// step may change it.
 		prev := r.tree(m.Name)
+		// The changes since the last good build; a first build shows
+		// the newest few.
+		st := r.st.Get(m.Name)
+		since, changes := cmp.Or(st.LastGood, st.Revision), maxChanges // (state from before last_good: its revision)
+		if since == "" {
+			changes = firstChanges
+		}
 		if err := r.setTree(m.Name, checkout.Tree{}); err != nil {
 			s.coErr = err
 			return
@@ -102,7 +127,7 @@ func (r *runner) checkout(ctx context.Context, i int, rev string) (checkout.Resu
 		s.co, s.coErr = checkout.Run(ctx, r.deps.Executor, checkout.Request{
 			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(), Revision: rev,
 			Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
-			Prev:    prev,
+			Prev: prev, From: since, Changes: changes,
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
 			Timeout: m.Timeout, Log: logf, LogLimit: r.cfg.LogLimit(m),
 			Say: func(format string, args ...any) { r.say(i, format, args...) },

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/autobuild/autobuild/engine/report"
@@ -36,6 +37,36 @@ type atomEntry struct {
 	Updated string   `xml:"updated"`
 	Link    atomLink `xml:"link"`
 	Summary string   `xml:"summary"`
+	// Content lists the changes the run built (the current run only: the
+	// history keeps counts).
+	Content *atomText `xml:"content,omitempty"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Text string `xml:",chardata"`
+}
+
+// changesText lists, per module, the changes a run built.
+func changesText(run *report.Run) string {
+	var b strings.Builder
+	if !run.AsOf.IsZero() {
+		fmt.Fprintf(&b, "Sources as of %s.\n", run.AsOf.UTC().Format(time.RFC3339))
+	}
+	for _, m := range run.Modules {
+		if len(m.Changes) == 0 {
+			continue
+		}
+		since := "newest changes"
+		if m.ChangesSince != "" {
+			since = "changes since " + m.ChangesSince
+		}
+		fmt.Fprintf(&b, "\n%s (%s, %s):\n", m.Name, m.State, since)
+		for _, c := range m.Changes {
+			fmt.Fprintf(&b, "  %s %s %s: %s\n", c.ID, c.Date.UTC().Format("2006-01-02 15:04"), c.Author, c.Subject)
+		}
+	}
+	return b.String()
 }
 
 func renderAtom(w io.Writer, run *report.Run) error {
@@ -50,6 +81,7 @@ func renderAtom(w io.Writer, run *report.Run) error {
 		Link:    atomLink{Href: "index.html"},
 		Author:  atomAuthor{Name: "autobuild"},
 	}
+	changes := changesText(run)
 	for _, h := range history {
 		verdict := "all modules built"
 		if !h.OK() {
@@ -63,6 +95,9 @@ func renderAtom(w io.Writer, run *report.Run) error {
 			Summary: fmt.Sprintf("%d built, %d reused, %d failed, %d skipped in %s",
 				h.Built, h.Reused, h.Failed, h.Skipped, h.Duration.Round(time.Millisecond)),
 		})
+		if h.Counter == run.Counter && changes != "" {
+			f.Entries[len(f.Entries)-1].Content = &atomText{Type: "text", Text: changes}
+		}
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -47,12 +47,13 @@ var index = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE ht
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 .built,.reused,.ok{color:#1a7f37;font-weight:600}.failed,.bad{color:#cf222e;font-weight:600}.skipped{color:#9a6700;font-weight:600}
-code{font-size:.9em}.warn{color:#cf222e}small{color:#666}
+code{font-size:.9em}ul.changes{margin:.3em 0;padding-left:1.2em;max-width:40em}.warn{color:#cf222e}small{color:#666}
 </style>
 </head>
 <body>
 <h1>autobuild run {{.Run.Counter}}: <span class="{{if .Summary.OK}}ok{{else}}bad{{end}}">{{.Verdict}}</span></h1>
-<p>Started {{when .Run.Start}}, took {{dur .Run.Duration}}.
+{{if not .Run.AsOf.IsZero}}<p><strong>Sources as of {{when .Run.AsOf}}</strong> (<code>--timestamp</code>): every module was checked out as it was then.</p>
+{{end}}<p>Started {{when .Run.Start}}, took {{dur .Run.Duration}}.
 {{.Summary.Built}} built, {{.Summary.Reused}} reused, {{.Summary.Failed}} failed, {{.Summary.Skipped}} skipped.
 Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href="feed.atom">feed.atom</a>.</p>
 <table>
@@ -61,7 +62,7 @@ Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href
 {{range .Modules}}<tr id="{{.Name}}">
 <td>{{.Name}}{{if .Label}} <small>{{.Label}}</small>{{end}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}{{if .Links}}<br><small>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}" rel="nofollow noopener">{{or $l.Label $l.Href}}</a>{{end}}</small>{{end}}</td>
 <td class="{{.State}}">{{.State}}{{if .Reason}}<br><small>{{.Reason}}</small>{{end}}</td>
-<td><code title="{{.Revision}}">{{short .Revision}}</code></td>
+<td><code title="{{.Revision}}">{{short .Revision}}</code>{{if .Changes}}<details><summary><small>{{len .Changes}} {{if .ChangesSince}}change{{if gt (len .Changes) 1}}s{{end}} since <code title="{{.ChangesSince}}">{{short .ChangesSince}}</code>{{else}}newest change{{if gt (len .Changes) 1}}s{{end}}{{end}}</small></summary><ul class="changes">{{range .Changes}}<li><code title="{{.ID}}">{{short .ID}}</code> {{.Subject}}<br><small>{{.Author}}, {{when .Date}}{{if .Files}}: {{range $i, $f := .Files}}{{if $i}}, {{end}}{{$f}}{{end}}{{end}}{{if .FilesOmitted}} and {{.FilesOmitted}} more{{end}}</small></li>{{end}}</ul></details>{{end}}</td>
 <td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
 <td>{{dur .Duration}}</td>
 <td>{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}{{if .LogDiscarded}}<br><small class="warn">log cut: {{size .LogDiscarded}} beyond the log limit left out</small>{{end}}</td>

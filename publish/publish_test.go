@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +67,12 @@ func newFixture(t *testing.T, counter int) *fixture {
 					Artifacts: []report.Artifact{
 						artifact(t, filepath.Join(root, "pkg", "libfoo"), "libfoo_1.2_amd64.deb"),
 						artifact(t, filepath.Join(root, "pkg", "libfoo"), "src/libfoo-1.2.tar.gz"),
+					},
+					ChangesSince: "ffeeddccbbaa99887766554433221100ffeeddcc",
+					Changes: []report.Change{
+						{ID: "0123456789abcdef0123456789abcdef01234567", Author: "Ada <ada@example.org>", Date: t0.Add(-time.Hour),
+							Subject: "Fix the build on 32-bit hosts", Files: []string{"configure.ac", "src/foo.c"}, FilesOmitted: 3},
+						{ID: "1123456789abcdef0123456789abcdef01234567", Author: "Bob", Date: t0.Add(-2 * time.Hour), Subject: "Add libfoo_bar()"},
 					}},
 				{Name: "app", State: report.Reused, Depends: []string{"libfoo"}, Groups: []string{"core", "apps"}, Revision: "fedcba98", Key: "k-app", ReusedFrom: 3,
 					Level: "network", Start: t0.Add(13 * time.Second), Duration: 250 * time.Millisecond,
@@ -536,6 +543,8 @@ func TestHTMLEscapesModuleOutput(t *testing.T) {
 	m.Revision = `"><script>alert('rev')</script>`
 	m.Missing = []string{`<img src=x onerror=alert(1)>`}
 	m.Level = `</td><script>alert('level')</script>`
+	m.Changes = []report.Change{{ID: `<script>alert('id')</script>`, Author: `<img src=x onerror=alert(2)>`,
+		Subject: `<script>alert("subject")</script>`, Files: []string{`<script>alert('file')</script>`}}}
 	f.in.Run.Modules[0].Artifacts[0].Path = `a"><script>alert('art')</script>.deb`
 	write(t, filepath.Join(f.root, "pkg", "libfoo", f.in.Run.Modules[0].Artifacts[0].Path), "x")
 
@@ -555,6 +564,9 @@ func TestHTMLEscapesModuleOutput(t *testing.T) {
 	}
 	if !strings.Contains(html, "&lt;script&gt;alert(&#34;reason&#34;)&lt;/script&gt;") {
 		t.Error("the hostile reason is not shown, escaped")
+	}
+	if !strings.Contains(html, "&lt;script&gt;alert(&#34;subject&#34;)&lt;/script&gt;") {
+		t.Error("the hostile change subject is not shown, escaped")
 	}
 
 	// status.json carries the text unchanged (as JSON) for machines.
@@ -1161,5 +1173,47 @@ func TestUnchangedArtifactsReuseTheLiveSitesCopy(t *testing.T) {
 	}
 	if _, n := inode(filepath.Join(f.root, "pkg", "libfoo", "libfoo_1.2_amd64.deb")); n != 1 {
 		t.Errorf("the module's own .deb has %d links: the site linked to it", n)
+	}
+}
+
+// A run built as of a time says so on the page and in the feed, and the
+// feed's entry for the run lists the changes it built.
+func TestSiteShowsAsOfAndChanges(t *testing.T) {
+	f := newFixture(t, 9)
+	f.in.Run.AsOf = time.Date(2009, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.in.Run.History = append([]report.Summary{f.in.Run.Summarize()}, f.in.Run.History...)
+	public, sites := paths(t)
+	if err := f.site(public, sites, 3).Publish(context.Background(), f.in); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(public, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Sources as of 2009-03-01 12:00:00 UTC", "2 changes since", "Fix the build on 32-bit hosts", "configure.ac, src/foo.c and 3 more"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	feed, err := os.ReadFile(filepath.Join(public, "feed.atom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Entries []struct {
+			ID      string `xml:"id"`
+			Content string `xml:"content"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal(feed, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Entries) != 3 || !strings.Contains(doc.Entries[0].Content, "Sources as of 2009-03-01T12:00:00Z") ||
+		!strings.Contains(doc.Entries[0].Content, "libfoo (built, changes since ffeeddccbbaa99887766554433221100ffeeddcc)") ||
+		!strings.Contains(doc.Entries[0].Content, "Ada <ada@example.org>: Fix the build on 32-bit hosts") {
+		t.Errorf("feed entries = %+v; want the run's changes in its entry", doc.Entries)
+	}
+	if doc.Entries[1].Content != "" {
+		t.Errorf("an older run's entry has content %q", doc.Entries[1].Content)
 	}
 }

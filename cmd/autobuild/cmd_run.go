@@ -29,6 +29,8 @@ type RunOptions struct {
 	RetryFailed bool
 	Progress    string
 	Secure      bool
+	// Timestamp checks every module out as it was then.
+	Timestamp string
 }
 
 // AddFlags binds the options to the run command's flags.
@@ -38,6 +40,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Lookup("force").NoOptDefVal = "*"
 	fs.BoolVar(&o.RetryFailed, "retry-failed", false, "build again the modules whose last build failed with the same inputs (by default they are reported still failing, not rebuilt)")
 	fs.BoolVar(&o.Secure, "secure", invokedSecure(), "run the engine itself confined (the default when invoked as autobuild-secure)")
+	fs.StringVar(&o.Timestamp, "timestamp", "", "build every module as its source was at this time (2009-03-01T12:00:00Z, \"2009-03-01 12:00\" UTC, 2009-03-01, @epoch-seconds); over the config's timestamp")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress on stderr: auto (lines on a terminal, nothing under cron), plain, quiet")
 }
 
@@ -58,6 +61,9 @@ build archive, and publish the status site atomically.
   # by hand: progress lines, four modules at once, rebuild libfoo
   autobuild run -j 4 --force=libfoo --progress=plain
 
+  # rebuild the sources as they were on the day of a release
+  autobuild run --timestamp 2025-06-30T18:00:00Z --progress=plain
+
   # the engine itself confined too
   autobuild-secure run`,
 		Args: noArgs,
@@ -77,6 +83,14 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	if err := config.ValidateWorkers(o.Jobs); err != nil {
 		return &usageError{fmt.Errorf("--jobs: %w", err)}
 	}
+	var asOf time.Time
+	if o.Timestamp != "" {
+		t, err := config.ParseTimestamp(o.Timestamp, time.Now())
+		if err != nil {
+			return &usageError{fmt.Errorf("--timestamp: %w", err)}
+		}
+		asOf = t
+	}
 	cfg, err := g.load()
 	if err != nil {
 		return err
@@ -90,7 +104,7 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.Options{Workers: o.Jobs, RetryFailed: o.RetryFailed}
+	opts := engine.Options{Workers: o.Jobs, RetryFailed: o.RetryFailed, AsOf: asOf}
 	for _, f := range o.Force {
 		if f == "*" {
 			opts.ForceAll = true

@@ -413,9 +413,11 @@ type Request struct {
 type Result struct {
 	// Tree is what the source folder holds now.
 	Tree Tree
-	// Changes are the commits since Request.From, newest first, as the
-	// step listed them (none when it could not: its log says why).
-	Changes []scm.Change
+	// Changes are the commits since ChangesSince (Request.From), newest
+	// first, as the step listed them (none when it could not: its log
+	// says why).
+	Changes      []scm.Change
+	ChangesSince string
 }
 
 // Run makes req.Dir hold exactly req.Revision: not at all when the folder
@@ -507,7 +509,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 		case err != nil || len(raw) > maxAnswer || json.Unmarshal(raw, &ans) != nil:
 			req.Say("the SCM step's list of changes is unreadable: ignored")
 		default:
-			out.Changes = sanitize(ans.Changes, sp.Changes)
+			out.Changes, out.ChangesSince = sanitize(ans.Changes, sp.Changes), sp.From
 		}
 	}
 	return out, nil

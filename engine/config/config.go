@@ -69,6 +69,10 @@ type Config struct {
 	// StaleLockAfter is how long a run may hold the lock before the runs
 	// it keeps out say so (younger, they exit 3 quietly).
 	StaleLockAfter time.Duration `config:"stale_lock_after"`
+	// Timestamp, when set, builds every module as its source was at that
+	// time (see ParseTimestamp); AsOf is the time it names.
+	Timestamp string    `config:"timestamp"`
+	AsOf      time.Time `config:"-"`
 }
 
 // DefaultStaleLockAfter is StaleLockAfter when the file sets none.

@@ -238,6 +238,13 @@ func (l *loader) validate(c *Config) error {
 	if c.StaleLockAfter == 0 {
 		c.StaleLockAfter = DefaultStaleLockAfter
 	}
+	if c.Timestamp != "" {
+		at, err := ParseTimestamp(c.Timestamp, time.Now())
+		if err != nil {
+			return l.err("timestamp", "%v", err)
+		}
+		c.AsOf = at
+	}
 	if c.Archive.Keep < 1 {
 		return l.err("archive.keep", "must be at least 1, not %d", c.Archive.Keep)
 	}

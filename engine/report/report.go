@@ -65,6 +65,21 @@ type Module struct {
 	// path, too large). None of its artifacts is published then; the
 	// rest of the run is.
 	Unpublished string `json:"unpublished,omitempty"`
+	// Changes are the commits this run's checkout brought since the
+	// module's last good build (ChangesSince; none: the newest few),
+	// newest first.
+	Changes      []Change `json:"changes,omitempty"`
+	ChangesSince string   `json:"changes_since,omitempty"`
+}
+
+// Change is one commit of a module's source.
+type Change struct {
+	ID           string    `json:"id"`
+	Author       string    `json:"author,omitempty"`
+	Date         time.Time `json:"date"`
+	Subject      string    `json:"subject"`
+	Files        []string  `json:"files,omitempty"`
+	FilesOmitted int       `json:"files_omitted,omitempty"`
 }
 
 // Artifact is a file a build left in its package root.
@@ -87,6 +102,9 @@ type Run struct {
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
 	Modules  []Module      `json:"modules"`
+	// AsOf, when set, is the time every module's source was checked out
+	// as (run --timestamp, or the timestamp setting).
+	AsOf time.Time `json:"as_of,omitzero"`
 	// Disabled names the modules the configuration leaves out of every
 	// run (enabled: false).
 	Disabled []string `json:"disabled,omitempty"`

@@ -63,6 +63,10 @@ type Module struct {
 	// Pristine is the fingerprint of the work tree as checked out: when
 	// the tree still has it, no build has changed it.
 	Pristine string `json:"pristine,omitempty"`
+	// LastGood is the revision of the module's last good build, kept
+	// when a later build begins or fails: the changes a run lists are
+	// those since.
+	LastGood string `json:"last_good,omitempty"`
 }
 
 // Failure is a build that failed, as remembered.
