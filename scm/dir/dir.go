@@ -18,6 +18,15 @@
 // between Resolve and Checkout fails the checkout, which then records no
 // revision. The metadata folder holds only the revision last checked out.
 //
+// A folder keeps no history: Changes lists none, and ResolveAt gives the
+// folder's one revision only for a time at or after the latest
+// modification time of its entries (files, symlinks and folders, the
+// folder itself too, whose time changes when an entry is added, removed
+// or renamed): for an earlier time there is no revision, and the error
+// (scm.ErrNoRevisionAt) names the entry modified last. The times are
+// those the folder reports: a file copied with its old time counts as
+// that old.
+//
 // Mirror and Hash are also how other SCMs of this repository copy their
 // tool's working copy (kept in the metadata folder) into the work tree.
 package dir

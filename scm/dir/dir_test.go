@@ -2,6 +2,7 @@ package dir_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,20 +126,24 @@ func TestHashCovers(t *testing.T) {
 		t.Errorf("a modification time changed the hash")
 	}
 	seen := map[string]string{first: "first"}
-	for name, change := range map[string]func(){
-		"content": func() { os.WriteFile(filepath.Join(root, "a"), []byte("z\n"), 0o644) },
-		"mode":    func() { os.Chmod(filepath.Join(root, "a"), 0o755) },
-		"name":    func() { os.Rename(filepath.Join(root, "d/b"), filepath.Join(root, "d/c")) },
-		"link":    func() { os.Symlink("t1", filepath.Join(root, "l")) },
-		"target":  func() { os.Remove(filepath.Join(root, "l")); os.Symlink("t2", filepath.Join(root, "l")) },
-		"folder":  func() { os.Mkdir(filepath.Join(root, "empty"), 0o755) },
+	// In this order: the target changes the link made before it.
+	for _, c := range []struct {
+		name   string
+		change func()
+	}{
+		{"content", func() { os.WriteFile(filepath.Join(root, "a"), []byte("z\n"), 0o644) }},
+		{"mode", func() { os.Chmod(filepath.Join(root, "a"), 0o755) }},
+		{"name", func() { os.Rename(filepath.Join(root, "d/b"), filepath.Join(root, "d/c")) }},
+		{"link", func() { os.Symlink("t1", filepath.Join(root, "l")) }},
+		{"target", func() { os.Remove(filepath.Join(root, "l")); os.Symlink("t2", filepath.Join(root, "l")) }},
+		{"folder", func() { os.Mkdir(filepath.Join(root, "empty"), 0o755) }},
 	} {
-		change()
+		c.change()
 		h := hash(t, src)
 		if prev, dup := seen[h]; dup {
-			t.Errorf("changing the %s left the hash as after %s", name, prev)
+			t.Errorf("changing the %s left the hash as after %s", c.name, prev)
 		}
-		seen[h] = name
+		seen[h] = c.name
 	}
 }
 
@@ -235,4 +240,106 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return tm
+}
+
+// setTimes sets the modification time of everything in root, root too,
+// to when.
+func setTimes(t *testing.T, root string, when time.Time) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, when, when)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A folder's only revision is what it holds now, and it is the revision
+// at a time only if nothing in it (file, folder, the folder itself) was
+// modified after it; otherwise the error says there is none, and names
+// the entry modified last, quoted (a newline in a name is data).
+func TestResolveAt(t *testing.T) {
+	ctx := context.Background()
+	src := folders{}.New(t, map[string]string{"a": "a\n", "d/b": "b\n"})
+	root := dir.LocalPath(src.URL)
+	setTimes(t, root, fixed)
+	d := newDirs(t)
+	resolveAt := func(at time.Time) (scm.Revision, error) { return dir.Dir{}.ResolveAt(ctx, src, at, d) }
+	noRevision := func(what string, at time.Time, names string) {
+		t.Helper()
+		rev, err := resolveAt(at)
+		if !errors.Is(err, scm.ErrNoRevisionAt) || !strings.Contains(err.Error(), names) {
+			t.Errorf("%s: ResolveAt(%v) = %v, %v; want ErrNoRevisionAt naming %s", what, at, rev, err, names)
+		}
+	}
+	now := func() scm.Revision {
+		t.Helper()
+		rev, err := dir.Dir{}.Resolve(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	first := now()
+	for _, at := range []time.Time{fixed, fixed.Add(time.Hour), time.Now()} {
+		if rev, err := resolveAt(at); err != nil || rev != first {
+			t.Errorf("ResolveAt(%v) = %v, %v; want what Resolve gives, %v", at, rev, err, first)
+		}
+	}
+	noRevision("before everything", fixed.Add(-time.Second), `"."`)
+
+	// A file changed later: the folder at a time between has no
+	// revision; at or after the change it has the new one.
+	os.WriteFile(filepath.Join(root, "d", "b"), []byte("b2\n"), 0o644)
+	os.Chtimes(filepath.Join(root, "d", "b"), fixed.Add(10*time.Second), fixed.Add(10*time.Second))
+	noRevision("before a file's change", fixed.Add(5*time.Second), `"d/b"`)
+	second := now()
+	if rev, err := resolveAt(fixed.Add(10 * time.Second)); err != nil || rev != second || second == first {
+		t.Errorf("ResolveAt(at the change) = %v, %v; want the new revision %v", rev, err, second)
+	}
+
+	// A file removed shows in its folder's time; a name with a newline
+	// is quoted in the error.
+	os.Remove(filepath.Join(root, "a"))
+	os.Chtimes(root, fixed.Add(20*time.Second), fixed.Add(20*time.Second))
+	noRevision("before a removal", fixed.Add(15*time.Second), `"."`)
+	os.WriteFile(filepath.Join(root, "d", "new\nline"), nil, 0o644)
+	os.Chtimes(filepath.Join(root, "d"), fixed, fixed)
+	os.Chtimes(filepath.Join(root, "d", "new\nline"), fixed.Add(30*time.Second), fixed.Add(30*time.Second))
+	noRevision("before a new file", fixed.Add(25*time.Second), `"d/new\nline"`)
+	if rev, err := resolveAt(time.Now()); err != nil || rev != now() {
+		t.Errorf("ResolveAt(now) = %v, %v; want %v", rev, err, now())
+	}
+
+	if _, err := os.Stat(d.Meta); err == nil {
+		t.Errorf("ResolveAt made the metadata folder")
+	}
+	bad := src
+	bad.Branch = "main"
+	if _, err := (dir.Dir{}).ResolveAt(ctx, bad, time.Now(), d); err == nil || !strings.Contains(err.Error(), "branch") {
+		t.Errorf("ResolveAt of a source with a branch = %v, want the field error", err)
+	}
+}
+
+// A plain folder keeps no history: Changes lists none, whatever it is
+// asked.
+func TestChangesNone(t *testing.T) {
+	ctx := context.Background()
+	src := folders{}.New(t, map[string]string{"a": "a\n"})
+	rev, err := dir.Dir{}.Resolve(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDirs(t)
+	if err := (dir.Dir{}).Checkout(ctx, src, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []scm.Revision{{}, rev, {ID: strings.Repeat("0", 64)}} {
+		if cs, err := (dir.Dir{}).Changes(ctx, src, d, from, rev, 10); cs != nil || err != nil {
+			t.Errorf("Changes(%q) = %+v, %v; want none", from.ID, cs, err)
+		}
+	}
 }

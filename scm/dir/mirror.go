@@ -14,13 +14,18 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 )
 
 // Hash is the content hash of the folder from (see the package doc for
 // what it covers), read without following any symlink. skip names the
 // top-level entries left out (an SCM's metadata folder); nil skips none.
 func Hash(from string, skip func(name string) bool) (string, error) {
-	return walk(from, "", skip)
+	m, err := walk(from, "", skip)
+	if err != nil {
+		return "", err
+	}
+	return m.hash(), nil
 }
 
 // Mirror makes the folder to hold exactly what the folder from holds
@@ -38,33 +43,56 @@ func Mirror(from, to string, skip func(name string) bool) (string, error) {
 	if err := usable(to); err != nil {
 		return "", fmt.Errorf("clean %s: %w", to, err)
 	}
-	return walk(from, to, skip)
+	m, err := walk(from, to, skip)
+	if err != nil {
+		return "", err
+	}
+	return m.hash(), nil
 }
 
 // walk hashes from and, when to is not "", mirrors it into to.
-func walk(from, to string, skip func(name string) bool) (string, error) {
+func walk(from, to string, skip func(name string) bool) (*mirror, error) {
 	src, err := os.OpenRoot(from)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer src.Close()
 	m := &mirror{src: src, sum: sha256.New(), skip: skip}
 	if to != "" {
 		if m.dst, err = os.OpenRoot(to); err != nil {
-			return "", err
+			return nil, err
 		}
 		defer m.dst.Close()
 	}
-	if err := m.folder("."); err != nil {
-		return "", err
+	top, err := src.Lstat(".")
+	if err != nil {
+		return nil, err
 	}
-	return hex.EncodeToString(m.sum.Sum(nil)), nil
+	m.saw(".", top)
+	if err := m.folder("."); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 type mirror struct {
 	src, dst *os.Root
 	sum      hash.Hash
 	skip     func(string) bool
+
+	// newest is the latest modification time of the entries read (the
+	// folder itself too), and newestPath the entry's path.
+	newest     time.Time
+	newestPath string
+}
+
+func (m *mirror) hash() string { return hex.EncodeToString(m.sum.Sum(nil)) }
+
+// saw notes the modification time of the entry p.
+func (m *mirror) saw(p string, fi fs.FileInfo) {
+	if t := fi.ModTime(); t.After(m.newest) {
+		m.newest, m.newestPath = t, p
+	}
 }
 
 // record adds one entry to the tree's hash: its type, mode, path (length
@@ -128,6 +156,7 @@ func (m *mirror) folder(dir string) error {
 		if err != nil {
 			return err
 		}
+		m.saw(p, fi)
 		switch {
 		case fi.IsDir():
 			m.record('d', fi.Mode(), p, "")

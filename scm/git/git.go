@@ -15,6 +15,21 @@
 // kept in the metadata folder of scm.Dirs, apart from the work tree, which
 // holds no .git at all.
 //
+// History (history.go) is read with go-git too, from the local
+// repository where it is or from the metadata folder a remote was fetched
+// into. ResolveAt walks the first-parent history of the branch (or
+// default branch) back from its head, to the newest commit whose
+// committer date is at or before the time asked for: what the branch
+// pointed to then, merge after merge, not a commit of a branch merged
+// later. A remote's branches and tags are fetched into the metadata
+// folder first, as Checkout fetches them, so the Checkout that follows
+// needs no fetch; a tag or commit pin resolves as Resolve does. Changes
+// lists what git log from..to does (every commit reachable from to and
+// not from from, merged branches included), newest first by committer
+// date; a commit's files are those it changed against its first parent
+// (all its files for the first commit), its author is "name <email>",
+// and its date the committer date, in UTC.
+//
 // A fetch from a remote goes through go-git's pack parser, which holds
 // each object it indexes in memory once: a remote's largest object bounds
 // a fetch's memory. Reading objects to check them out never does.
@@ -82,12 +97,11 @@ func (Git) Inputs(src scm.Source) []string {
 	return in
 }
 
-// HasCheckout implements scm.SCM.
+// HasCheckout implements scm.SCM: d.Meta's HEAD names a commit. (A
+// repository that ResolveAt fetched into, or that a failed first checkout
+// left, has a HEAD that names none yet.)
 func (Git) HasCheckout(d scm.Dirs) bool {
-	if d.Meta == "" {
-		return false
-	}
-	_, err := os.Stat(filepath.Join(d.Meta, "HEAD"))
+	_, err := Git{}.Current(d)
 	return err == nil
 }
 
@@ -103,7 +117,7 @@ func (Git) Resolve(ctx context.Context, src scm.Source) (scm.Revision, error) {
 		return resolveLocal(p, src)
 	}
 	remote := gogit.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}})
-	refs, err := remote.ListContext(ctx, &gogit.ListOptions{})
+	refs, err := remote.ListContext(ctx, &gogit.ListOptions{PeelingOption: gogit.AppendPeeled})
 	if err != nil {
 		return scm.Revision{}, fmt.Errorf("list refs of %s: %w", src.URL, err)
 	}
@@ -219,19 +233,29 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm
 	if !plumbing.IsHash(rev.ID) {
 		return fmt.Errorf("revision %q is not a full commit hash", rev.ID)
 	}
-	err := checkout(ctx, src, rev, d)
-	if err == nil || ctx.Err() != nil || LocalPath(src.URL) != "" {
+	if LocalPath(src.URL) != "" {
+		return checkout(ctx, src, rev, d)
+	}
+	return afresh(ctx, "checkout", d.Meta, func() error { return checkout(ctx, src, rev, d) })
+}
+
+// afresh runs op, which reads and fetches into the metadata folder meta
+// of a remote source, and runs it again once on a folder emptied first
+// when it fails. The metadata is a cache of the remote's: a checkout
+// killed while it fetched (an empty ref file) must not break every later
+// one; a remote that really fails fails again. (A damaged index costs
+// nothing: every file is written anew.) A canceled op, or one that found
+// no revision old enough, is not run again.
+func afresh(ctx context.Context, what, meta string, op func() error) error {
+	err := op()
+	if err == nil || ctx.Err() != nil || errors.Is(err, scm.ErrNoRevisionAt) {
 		return err
 	}
-	// The metadata is a cache of the remote's: a checkout killed while it
-	// fetched (an empty ref file) must not break every later one. Start
-	// it afresh once; a remote that really fails fails again. (A damaged
-	// index costs nothing: every file is written anew.)
-	fmt.Fprintf(os.Stderr, "autobuild scm: checkout failed (%v); starting %s afresh\n", err, d.Meta)
-	if rerr := emptyDir(d.Meta); rerr != nil {
-		return fmt.Errorf("%w (and emptying %s: %v)", err, d.Meta, rerr)
+	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, meta)
+	if rerr := emptyDir(meta); rerr != nil {
+		return fmt.Errorf("%w (and emptying %s: %v)", err, meta, rerr)
 	}
-	return checkout(ctx, src, rev, d)
+	return op()
 }
 
 // emptyDir removes everything in dir, but dir itself.
@@ -257,24 +281,9 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	if err := prepareWorkTree(d.Work); err != nil {
 		return fmt.Errorf("clean %s: %w", d.Work, err)
 	}
-	if err := distrust(d.Meta); err != nil {
+	st, err := openMeta(src, d.Meta)
+	if err != nil {
 		return err
-	}
-	st := storage(d.Meta)
-	if _, err := st.Reference(plumbing.HEAD); errors.Is(err, plumbing.ErrReferenceNotFound) {
-		// A bare init: nothing is written to the work tree (a work tree
-		// given to Init would get a ".git" file pointing here).
-		if _, err := gogit.Init(st, nil); err != nil {
-			return fmt.Errorf("init %s: %w", d.Meta, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("open %s: %w", d.Meta, err)
-	}
-	remote := &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs}
-	cfg := gitconfig.NewConfig()
-	cfg.Remotes[remote.Name] = remote
-	if err := st.SetConfig(cfg); err != nil {
-		return fmt.Errorf("write the config of %s: %w", d.Meta, err)
 	}
 
 	hash := plumbing.NewHash(rev.ID)
@@ -298,14 +307,8 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 		if err := removeLooseObjects(filepath.Join(d.Meta, "objects")); err != nil {
 			return err
 		}
-	} else if _, err := object.GetCommit(st, hash); err != nil {
-		// Not here yet: fetch branches and tags.
-		if err := fetch(ctx, st, src); err != nil {
-			return err
-		}
-		if _, err := object.GetCommit(st, hash); err != nil {
-			return fmt.Errorf("%s: commit %s not found after fetch: %w", src.URL, rev.ID, err)
-		}
+	} else if err := fetchFor(ctx, st, src, hash); err != nil {
+		return err
 	}
 
 	files, dirs, err := commitTree(objs, hash)
@@ -322,6 +325,51 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	// HEAD last: Current names a revision only once the work tree holds
 	// it.
 	return st.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash))
+}
+
+// openMeta opens the repository kept in the metadata folder meta for
+// src, creating it (a bare init) when the folder holds none yet. What git
+// would read beside the config is removed first (distrust), and the
+// config is written anew from src: the one remote, with src's URL.
+func openMeta(src scm.Source, meta string) (*filesystem.Storage, error) {
+	if err := os.MkdirAll(meta, 0o755); err != nil {
+		return nil, err
+	}
+	if err := distrust(meta); err != nil {
+		return nil, err
+	}
+	st := storage(meta)
+	if _, err := st.Reference(plumbing.HEAD); errors.Is(err, plumbing.ErrReferenceNotFound) {
+		// A bare init: nothing is written to the work tree (a work tree
+		// given to Init would get a ".git" file pointing here).
+		if _, err := gogit.Init(st, nil); err != nil {
+			return nil, fmt.Errorf("init %s: %w", meta, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", meta, err)
+	}
+	remote := &gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}, Fetch: fetchSpecs}
+	cfg := gitconfig.NewConfig()
+	cfg.Remotes[remote.Name] = remote
+	if err := st.SetConfig(cfg); err != nil {
+		return nil, fmt.Errorf("write the config of %s: %w", meta, err)
+	}
+	return st, nil
+}
+
+// fetchFor makes st hold commit h of the remote src: it fetches
+// branches and tags only when st does not hold it yet.
+func fetchFor(ctx context.Context, st *filesystem.Storage, src scm.Source, h plumbing.Hash) error {
+	if _, err := object.GetCommit(st, h); err == nil {
+		return nil
+	}
+	if err := fetch(ctx, st, src); err != nil {
+		return err
+	}
+	if _, err := object.GetCommit(st, h); err != nil {
+		return fmt.Errorf("%s: commit %s not found after fetch: %w", src.URL, h, err)
+	}
+	return nil
 }
 
 // removeLooseObjects removes the loose objects of an objects folder (its

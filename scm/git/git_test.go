@@ -139,6 +139,12 @@ func writeTree(t testing.TB, work string, files, links map[string]string, remove
 // on the loopback, for the test, and returns its URL.
 func serveHTTP(t testing.TB, dir string) string {
 	t.Helper()
+	return newHTTPServer(t, dir).URL
+}
+
+// newHTTPServer is serveHTTP's server, for a test that stops it early.
+func newHTTPServer(t testing.TB, dir string) *httptest.Server {
+	t.Helper()
 	git, err := exec.LookPath("git")
 	if err != nil {
 		t.Skip("no git command")
@@ -150,7 +156,7 @@ func serveHTTP(t testing.TB, dir string) string {
 		Stderr: io.Discard,
 	})
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv
 }
 
 func TestResolveAndCheckout(t *testing.T) {
@@ -625,8 +631,16 @@ func TestHostileTreePaths(t *testing.T) {
 // gitIn runs git in repo with stdin and returns its trimmed output.
 func gitIn(t *testing.T, repo, stdin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.invalid"}, args...)...)
+	return gitEnv(t, repo, nil, stdin, args...)
+}
+
+// gitEnv runs git in repo with stdin and env added to the test's own
+// environment, and returns its trimmed output.
+func gitEnv(t *testing.T, repo string, env []string, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main"}, args...)...)
 	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
