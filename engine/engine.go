@@ -182,7 +182,7 @@ func (r *runner) preflight() error {
 	}
 	paths := []string{r.cfg.BuildRoot, r.deps.Executor.Self()}
 	for _, m := range r.cfg.Modules {
-		paths = append(paths, checkout.Inputs(m.Source.SCM())...)
+		paths = append(paths, checkout.Inputs(ModuleSources(&m))...)
 	}
 	if err := r.ws.Reachable(paths...); err != nil {
 		return fmt.Errorf("%w: %v", ErrConfinement, err)

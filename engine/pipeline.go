@@ -19,7 +19,6 @@ import (
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/engine/state"
 	"github.com/autobuild/autobuild/sandbox"
-	"github.com/autobuild/autobuild/scm"
 )
 
 // module is one module's pipeline: resolve, key, reuse or check out and
@@ -41,25 +40,33 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	say := func(format string, args ...any) { r.say(i, format, args...) }
 
 	// 1. Resolve the revision: cheap, and it feeds the cache key.
-	src := m.Source.SCM()
 	rev, err := r.resolve(ctx, i)
 	if err != nil {
 		say("checkout failed: %v", err)
 		return fail("checkout: " + err.Error())
 	}
 	res.Revision = rev.ID
-	say("module %s: %s of %s is %s", m.Name, src.Ref(), src.URL, res.Revision)
+	ki := cachekey.Inputs{Module: m.Name, Revision: res.Revision}
+	if len(m.Sources) == 1 && m.Sources[0].Path == "" {
+		src := m.Sources[0].SCM()
+		ki.SourceKind, ki.SourceURL = src.Kind, src.URL
+		say("module %s: %s of %s is %s", m.Name, src.Ref(), src.URL, res.Revision)
+	} else {
+		for _, s := range m.Sources {
+			ki.Sources = append(ki.Sources, cachekey.Source{Path: s.Path, Kind: s.Kind, URL: s.URL})
+			say("module %s: source %s: %s of %s", m.Name, s.Path, s.SCM().Ref(), s.URL)
+		}
+		say("module %s is at %s", m.Name, res.Revision)
+	}
 
 	// 2. The cache key: the source, the dependencies' keys, the settings.
 	deps := map[string]string{}
 	for _, d := range r.g.Deps(i) {
 		deps[r.g.Name(d)] = r.keys[d]
 	}
-	res.Key = cachekey.Key(cachekey.Inputs{
-		Module: m.Name, SourceKind: src.Kind, SourceURL: src.URL, Revision: res.Revision,
-		DepKeys: deps, Command: m.Command, Env: m.Env,
-		Level: m.Trust, LevelRules: r.policy.Levels.Rules(m.Trust), Version: Version,
-	})
+	ki.DepKeys, ki.Command, ki.Env = deps, m.Command, m.Env
+	ki.Level, ki.LevelRules, ki.Version = m.Trust, r.policy.Levels.Rules(m.Trust), Version
+	res.Key = cachekey.Key(ki)
 
 	// 3. A build that failed with these very inputs fails again without
 	// running, until they change (or a retry is asked for).
@@ -365,11 +372,11 @@ func (r *runner) discard(i int, dirs build.Dirs) {
 
 // reportChanges is what the site and status.json show of a checkout's
 // changes.
-func reportChanges(cs []scm.Change) []report.Change {
+func reportChanges(cs []checkout.Change) []report.Change {
 	var out []report.Change
 	for _, c := range cs {
 		out = append(out, report.Change{ID: c.ID, Author: c.Author, Date: c.Date, Subject: c.Subject,
-			Files: c.Files, FilesOmitted: c.FilesOmitted})
+			Files: c.Files, FilesOmitted: c.FilesOmitted, Source: c.Source})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/autobuild/autobuild/engine/checkout"
+	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/scm"
 )
 
@@ -71,7 +72,7 @@ func (r *runner) resolve(ctx context.Context, i int) (scm.Revision, error) {
 			return
 		}
 		s.rev, s.resolveErr = checkout.Resolve(ctx, r.deps.Executor, checkout.ResolveRequest{
-			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(),
+			Module: m.Name, ID: r.policy.IDs[m.Name], Sources: ModuleSources(m),
 			Tmp: r.layout.TmpDir(m.Name),
 			At:  r.asOf(), Dirs: scm.Dirs{Work: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name)},
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
@@ -125,7 +126,7 @@ func (r *runner) checkout(ctx context.Context, i int, rev string) (checkout.Resu
 			return
 		}
 		s.co, s.coErr = checkout.Run(ctx, r.deps.Executor, checkout.Request{
-			Module: m.Name, ID: r.policy.IDs[m.Name], Source: m.Source.SCM(), Revision: rev,
+			Module: m.Name, ID: r.policy.IDs[m.Name], Sources: ModuleSources(m), Revision: rev,
 			Dir: r.layout.SourceDir(m.Name), Meta: r.layout.ScmDir(m.Name), Tmp: r.layout.TmpDir(m.Name),
 			Prev: prev, From: since, Changes: changes,
 			Profile: r.policy.Profile(r.cfg.SCMLevel, m.Name, nil, nil),
@@ -188,4 +189,16 @@ func (r *runner) willBuild(i int, rev string) bool {
 	}
 	prev := r.st.Get(name)
 	return prev.Key == "" || prev.InProgress != "" || prev.Revision != rev
+}
+
+// ModuleSources are module m's sources as the checkout stage takes them.
+func ModuleSources(m *config.Module) []checkout.Source {
+	if len(m.Sources) == 1 && m.Sources[0].Path == "" {
+		return checkout.Single(m.Sources[0].SCM())
+	}
+	out := make([]checkout.Source, len(m.Sources))
+	for i, s := range m.Sources {
+		out[i] = checkout.Source{Source: s.SCM(), Path: s.Path}
+	}
+	return out
 }

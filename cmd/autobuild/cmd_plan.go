@@ -19,11 +19,20 @@ import (
 type PlanOptions struct{ JSON bool }
 
 // planModule is one module of the plan, as `plan --json` prints it.
+type planSource struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`
+	Source string `json:"source"`
+	Ref    string `json:"ref"`
+}
+
 type planModule struct {
 	Name        string   `json:"name"`
 	Depends     []string `json:"depends,omitempty"`
 	Source      string   `json:"source"`
 	Ref         string   `json:"ref"`
+	// Sources are a module's several sources, each with its folder.
+	Sources []planSource `json:"sources,omitempty"`
 	Command     string   `json:"command"`
 	Trust       string   `json:"trust"`
 	Network     string   `json:"network"`
@@ -81,8 +90,18 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	for _, i := range gr.Order() {
 		m := cfg.Modules[i]
 		t := policy.Module(m.Name, m.Trust)
+		var srcs []planSource
+		src, ref := m.Sources[0].URL, m.Sources[0].SCM().Ref()
+		if len(m.Sources) > 1 || m.Sources[0].Path != "" {
+			var paths []string
+			for _, s := range m.Sources {
+				srcs = append(srcs, planSource{Path: s.Path, Kind: s.Kind, Source: s.URL, Ref: s.SCM().Ref()})
+				paths = append(paths, s.Path+"="+s.URL)
+			}
+			src, ref = strings.Join(paths, " "), ""
+		}
 		plan = append(plan, planModule{
-			Name: m.Name, Depends: m.Depends, Source: m.Source.URL, Ref: m.Source.SCM().Ref(),
+			Name: m.Name, Depends: m.Depends, Source: src, Ref: ref, Sources: srcs,
 			Command: m.Command, Trust: m.Trust, Network: string(t.Level.Network), Confined: t.Level.Confined,
 			SELinuxType: t.Level.SELinuxType, MCS: t.ID.MCS(), UID: t.ID.UID, StepMCS: t.StepMCS,
 			Timeout: m.Timeout.String(),

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/checkout"
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/sandbox"
@@ -41,8 +42,8 @@ func confineEngine(cfg *config.Config) error {
 	if self, err := os.Executable(); err == nil {
 		read = append(read, sandbox.HelperBeside(self))
 	}
-	for _, m := range cfg.Modules {
-		read = append(read, checkout.Inputs(m.Source.SCM())...)
+	for i := range cfg.Modules {
+		read = append(read, checkout.Inputs(engine.ModuleSources(&cfg.Modules[i]))...)
 	}
 	return sandbox.EnterEngineView(read, write)
 }

@@ -17,7 +17,10 @@ type Inputs struct {
 	// another input.
 	SourceKind string
 	SourceURL  string
-	Revision   string
+	// Sources are a module's several sources (SourceKind and SourceURL
+	// are then empty): each one's folder, kind and URL.
+	Sources  []Source
+	Revision string
 	// DepKeys are the keys of the module's direct dependencies, by name.
 	DepKeys map[string]string
 	Command string
@@ -26,6 +29,11 @@ type Inputs struct {
 	// LevelRules is the resolved trust level (network, paths, limits).
 	LevelRules string
 	Version    string
+}
+
+// Source is one of a module's several sources.
+type Source struct {
+	Path, Kind, URL string
 }
 
 // Key returns the cache key of a build: one hashed line per input.
@@ -38,6 +46,9 @@ func Key(in Inputs) string {
 	line("module", in.Module)
 	line("source-kind", in.SourceKind)
 	line("source-url", in.SourceURL)
+	for _, s := range in.Sources {
+		line("source "+s.Path, s.Kind+" "+s.URL)
+	}
 	line("revision", in.Revision)
 	deps := make([]string, 0, len(in.DepKeys))
 	for d := range in.DepKeys {

@@ -13,6 +13,8 @@ func TestEveryInputChangesTheKey(t *testing.T) {
 		"module":      func(in *Inputs) { in.Module = "n" },
 		"source kind": func(in *Inputs) { in.SourceKind = "hg" },
 		"source url":  func(in *Inputs) { in.SourceURL = "/srv/git/other" },
+		"sources":     func(in *Inputs) { in.Sources = []Source{{Path: "a", Kind: "git", URL: "/srv/git/m"}} },
+		"source path": func(in *Inputs) { in.Sources = []Source{{Path: "b", Kind: "git", URL: "/srv/git/m"}} },
 		"revision":    func(in *Inputs) { in.Revision = "r2" },
 		"dep key":     func(in *Inputs) { in.DepKeys = map[string]string{"a": "k2"} },
 		"new dep":     func(in *Inputs) { in.DepKeys = map[string]string{"a": "k1", "b": "k3"} },

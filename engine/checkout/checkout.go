@@ -42,6 +42,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -71,9 +72,10 @@ const answerFile = "scm-resolve.json"
 
 // spec is the step's instructions, passed as one JSON argument.
 type spec struct {
-	Source   scm.Source `json:"source"`
-	Revision string     `json:"revision"`
-	Dirs     scm.Dirs   `json:"dirs"`
+	Sources []Source `json:"sources"`
+	// Revision is the module's (JoinRevisions of its sources').
+	Revision string   `json:"revision"`
+	Dirs     scm.Dirs `json:"dirs"`
 	// Answer is where the step writes its answer.
 	Answer string `json:"answer,omitempty"`
 	// At asks the resolve step for the source as it was then
@@ -86,16 +88,16 @@ type spec struct {
 }
 
 func encode(src scm.Source, rev string, dirs scm.Dirs, answer string) (string, error) {
-	b, err := json.Marshal(spec{Source: src, Revision: rev, Dirs: dirs, Answer: answer})
+	b, err := json.Marshal(spec{Sources: Single(src), Revision: rev, Dirs: dirs, Answer: answer})
 	return string(b), err
 }
 
-func decode(raw string) (spec, scm.SCM, error) {
+func decode(raw string) (spec, []scm.SCM, error) {
 	var sp spec
 	if err := json.Unmarshal([]byte(raw), &sp); err != nil {
 		return sp, nil, fmt.Errorf("bad spec: %w", err)
 	}
-	s, err := scm.Get(sp.Source.Kind)
+	s, err := scms(sp.Sources)
 	return sp, s, err
 }
 
@@ -128,8 +130,7 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "autobuild scm: running in %s\n", strings.TrimRight(string(label), "\x00\n"))
 		}
 	}
-	rev := scm.Revision{ID: sp.Revision}
-	if err := s.Checkout(ctx, sp.Source, rev, sp.Dirs); err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
 		// Why, for the module's reason on the site (the log has it too).
 		if sp.Answer != "" {
@@ -139,32 +140,77 @@ func runStep(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", sp.Dirs.Work, sp.Revision)
-	if sp.Changes > 0 && sp.Answer != "" && sp.From != sp.Revision {
-		// The changes are news, not part of the checkout: a failure to
-		// list them is said, and the checkout stands.
-		cs, err := s.Changes(ctx, sp.Source, sp.Dirs, scm.Revision{ID: sp.From}, rev, sp.Changes)
-		if err != nil {
-			fmt.Fprintf(stderr, "autobuild scm: list the changes: %v\n", err)
-			return 0
+	if err := sp.Dirs.Validate(); err != nil {
+		return fail(err)
+	}
+	if err := clearTop(sp.Dirs.Work, sp.Sources); err != nil {
+		return fail(err)
+	}
+	revs := make([]scm.Revision, len(sp.Sources))
+	for i, src := range sp.Sources {
+		d := dirsOf(sp.Dirs, src)
+		revs[i] = scm.Revision{ID: revisionOf(sp.Sources, sp.Revision, i)}
+		if revs[i].ID == "" {
+			return fail(named(src, fmt.Errorf("the revision %q names none for it", sp.Revision)))
 		}
-		b, err := json.Marshal(resolved{Changes: cs})
-		if err == nil {
-			err = writeNew(sp.Answer, b)
+		if src.Path != "" {
+			for _, dir := range []string{d.Work, d.Meta} {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return fail(err)
+				}
+			}
 		}
+		if err := s[i].Checkout(ctx, src.Source, revs[i], d); err != nil {
+			return fail(named(src, err))
+		}
+		fmt.Fprintf(stdout, "autobuild scm: %s is at %s\n", d.Work, revs[i].ID)
+	}
+	if sp.Changes <= 0 || sp.Answer == "" || sp.From == sp.Revision {
+		return 0
+	}
+	// The changes are news, not part of the checkout: a failure to list
+	// them is said, and the checkout stands.
+	var cs []Change
+	for i, src := range sp.Sources {
+		from := scm.Revision{ID: revisionOf(sp.Sources, sp.From, i)}
+		if from == revs[i] {
+			continue
+		}
+		list, err := s[i].Changes(ctx, src.Source, dirsOf(sp.Dirs, src), from, revs[i], sp.Changes)
 		if err != nil {
-			fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+			fmt.Fprintf(stderr, "autobuild scm: list the changes: %v\n", named(src, err))
+			continue
+		}
+		for _, c := range list {
+			cs = append(cs, Change{Change: c, Source: src.Path})
 		}
 	}
+	// Several sources: the newest first across them.
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].Date.After(cs[b].Date) })
+	b, err := json.Marshal(resolved{Changes: cs})
+	if err == nil {
+		err = writeNew(sp.Answer, b)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "autobuild scm: %v\n", err)
+	}
 	return 0
+}
+
+// Change is one commit a checkout brought, and the source it is of.
+type Change struct {
+	scm.Change
+	// Source is the Path of the module's source it belongs to.
+	Source string `json:"source,omitempty"`
 }
 
 // resolved is the step's answer: the revision (resolve), or the changes
 // it brought (checkout), or why there is none.
 type resolved struct {
-	Revision *scm.Revision `json:"revision,omitempty"`
-	Changes  []scm.Change  `json:"changes,omitempty"`
-	Error    string        `json:"error,omitempty"`
+	// Revisions are the sources' (in the spec's order).
+	Revisions []scm.Revision `json:"revisions,omitempty"`
+	Changes   []Change       `json:"changes,omitempty"`
+	Error     string         `json:"error,omitempty"`
 }
 
 // runResolve is the child side of the resolve step: the answer goes to
@@ -180,16 +226,24 @@ func runResolve(ctx context.Context, raw string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "autobuild scm: bad spec: no answer file")
 		return 2
 	}
-	var rev scm.Revision
-	if sp.At != nil {
-		rev, err = s.ResolveAt(ctx, sp.Source, *sp.At, sp.Dirs)
-	} else {
-		rev, err = s.Resolve(ctx, sp.Source)
-	}
-	out, code := resolved{Revision: &rev}, 0
-	if err != nil {
-		fmt.Fprintf(stderr, "autobuild scm: resolve: %v\n", err)
-		out, code = resolved{Error: err.Error()}, 1
+	out, code := resolved{}, 0
+	for i, src := range sp.Sources {
+		var rev scm.Revision
+		if sp.At != nil {
+			d := dirsOf(sp.Dirs, src)
+			if err = os.MkdirAll(d.Meta, 0o755); err == nil {
+				rev, err = s[i].ResolveAt(ctx, src.Source, *sp.At, d)
+			}
+		} else {
+			rev, err = s[i].Resolve(ctx, src.Source)
+		}
+		if err != nil {
+			err = named(src, err)
+			fmt.Fprintf(stderr, "autobuild scm: resolve: %v\n", err)
+			out, code = resolved{Error: err.Error()}, 1
+			break
+		}
+		out.Revisions = append(out.Revisions, rev)
 	}
 	b, err := json.Marshal(out)
 	if err == nil {
@@ -218,9 +272,9 @@ func writeNew(p string, b []byte) error {
 // ResolveRequest is one module's resolve: its SCM step's identity,
 // profile and timeout are the checkout's.
 type ResolveRequest struct {
-	Module string
-	ID     sandbox.ID
-	Source scm.Source
+	Module  string
+	ID      sandbox.ID
+	Sources []Source
 	// Tmp is the step's private temp folder (emptied first).
 	Tmp string
 	// At, when set, asks for the source as it was at that time; the step
@@ -248,11 +302,10 @@ const maxAnswer = 1 << 20
 // and answers the revision, which feeds the cache key. A step that does
 // not answer within req.Timeout is killed, and costs only its module.
 func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm.Revision, error) {
-	s, err := scm.Get(req.Source.Kind)
-	if err != nil {
+	if _, err := scms(req.Sources); err != nil {
 		return scm.Revision{}, err
 	}
-	sp := spec{Source: req.Source, Answer: filepath.Join(req.Tmp, answerFile)}
+	sp := spec{Sources: req.Sources, Answer: filepath.Join(req.Tmp, answerFile)}
 	outputs := []string{req.Tmp}
 	if !req.At.IsZero() {
 		if err := req.Dirs.Validate(); err != nil {
@@ -283,7 +336,7 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 		Timeout:  req.Timeout,
 		LogLimit: req.LogLimit,
 		Profile:  req.Profile,
-		Inputs:   append([]string{ex.Self()}, s.Inputs(req.Source)...),
+		Inputs:   append([]string{ex.Self()}, Inputs(req.Sources)...),
 		Outputs:  outputs,
 	})
 	if err != nil {
@@ -309,13 +362,17 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 		return scm.Revision{}, fmt.Errorf("resolve failed (exit %d): see the log", res.ExitCode)
 	case ans.Error != "":
 		return scm.Revision{}, errors.New(printable(ans.Error, 500))
-	case res.ExitCode != 0 || ans.Revision == nil:
+	case res.ExitCode != 0 || len(ans.Revisions) != len(req.Sources):
 		return scm.Revision{}, fmt.Errorf("resolve failed (exit %d): see the log", res.ExitCode)
 	}
-	if err := validRevision(ans.Revision.ID); err != nil {
-		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
+	revs := make([]string, len(ans.Revisions))
+	for i, r := range ans.Revisions {
+		if err := validRevision(r.ID); err != nil {
+			return scm.Revision{}, fmt.Errorf("resolve: %w", named(req.Sources[i], err))
+		}
+		revs[i] = r.ID
 	}
-	return *ans.Revision, nil
+	return scm.Revision{ID: JoinRevisions(req.Sources, revs)}, nil
 }
 
 // validRevision accepts what a revision may be: it goes into the cache
@@ -365,14 +422,6 @@ func readAnswer(tmp string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxAnswer+1))
 }
 
-// Inputs are the local paths a checkout of src reads (see scm.SCM.Inputs).
-func Inputs(src scm.Source) []string {
-	s, err := scm.Get(src.Kind)
-	if err != nil {
-		return nil
-	}
-	return s.Inputs(src)
-}
 
 // Tree is what the engine remembers of a module's source folder.
 type Tree struct {
@@ -384,9 +433,9 @@ type Tree struct {
 
 // Request is one module's checkout.
 type Request struct {
-	Module string
-	ID     sandbox.ID
-	Source scm.Source
+	Module  string
+	ID      sandbox.ID
+	Sources []Source
 	// Revision is what Resolve returned.
 	Revision string
 	// Dir is the module's source folder (the work tree the build gets),
@@ -416,7 +465,7 @@ type Result struct {
 	// Changes are the commits since ChangesSince (Request.From), newest
 	// first, as the step listed them (none when it could not: its log
 	// says why).
-	Changes      []scm.Change
+	Changes      []Change
 	ChangesSince string
 }
 
@@ -426,7 +475,7 @@ type Result struct {
 // cleans the work tree. The reset needs the metadata (the index), which
 // the build must not write, so it is never done in the build's step.
 func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error) {
-	s, err := scm.Get(req.Source.Kind)
+	s, err := scms(req.Sources)
 	if err != nil {
 		return Result{}, fmt.Errorf("checkout: %w", err)
 	}
@@ -434,7 +483,11 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if err := dirs.Validate(); err != nil {
 		return Result{}, fmt.Errorf("checkout: %w", err)
 	}
-	sp := spec{Source: req.Source, Revision: req.Revision, Dirs: dirs, Answer: filepath.Join(req.Tmp, answerFile)}
+	hasCheckout := true
+	for i, src := range req.Sources {
+		hasCheckout = hasCheckout && s[i].HasCheckout(dirsOf(dirs, src))
+	}
+	sp := spec{Sources: req.Sources, Revision: req.Revision, Dirs: dirs, Answer: filepath.Join(req.Tmp, answerFile)}
 	if req.From != req.Revision {
 		sp.From, sp.Changes = req.From, req.Changes
 	}
@@ -442,7 +495,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	if req.Prev.Revision == req.Revision && s.HasCheckout(dirs) {
+	if req.Prev.Revision == req.Revision && hasCheckout {
 		if fp, err := treeFingerprint(req.Dir); err == nil && fp == req.Prev.Pristine {
 			if sp.Changes == 0 {
 				req.Say("source folder holds %s, untouched since its checkout", req.Revision)
@@ -478,7 +531,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 		LogLimit: req.LogLimit,
 		Profile:  req.Profile,
 		// The step runs this very binary in its checkout mode.
-		Inputs:  append([]string{ex.Self()}, s.Inputs(req.Source)...),
+		Inputs:  append([]string{ex.Self()}, Inputs(req.Sources)...),
 		Outputs: []string{req.Dir, req.Meta, req.Tmp},
 	})
 	if err != nil {
@@ -517,11 +570,11 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 
 // sanitize bounds what a step listed as changes: it goes to the site, the
 // feed and status.json as text.
-func sanitize(cs []scm.Change, limit int) []scm.Change {
+func sanitize(cs []Change, limit int) []Change {
 	if len(cs) > limit {
 		cs = cs[:limit]
 	}
-	out := make([]scm.Change, 0, len(cs))
+	out := make([]Change, 0, len(cs))
 	for _, c := range cs {
 		files := c.Files
 		if len(files) > scm.MaxChangeFiles {
@@ -533,6 +586,7 @@ func sanitize(cs []scm.Change, limit int) []scm.Change {
 			c.Files[i] = printable(f, 1024)
 		}
 		c.ID, c.Author, c.Subject = printable(c.ID, 100), printable(c.Author, 200), printable(c.Subject, 300)
+		c.Source = printable(c.Source, 64)
 		c.FilesOmitted = max(c.FilesOmitted, 0)
 		out = append(out, c)
 	}

@@ -87,7 +87,7 @@ func (w ws) Reachable(...string) error { return nil }
 func request(t *testing.T, root string) Request {
 	l := workspace.Layout{Root: root}
 	return Request{
-		Module: "m", Source: scm.Source{Kind: "fake-for-checkout-test", URL: "/repo"},
+		Module: "m", Sources: Single(scm.Source{Kind: "fake-for-checkout-test", URL: "/repo"}),
 		Revision: "0123456789012345678901234567890123456789",
 		Dir:      l.SourceDir("m"), Meta: l.ScmDir("m"), Tmp: l.TmpDir("m"),
 		Say: func(format string, args ...any) { t.Logf(format, args...) },
@@ -205,7 +205,7 @@ func TestChangesAnswered(t *testing.T) {
 	for _, d := range []string{req.Dir, req.Meta, req.Tmp} {
 		os.MkdirAll(d, 0o755)
 	}
-	b, _ := json.Marshal(spec{Source: req.Source, Revision: req.Revision, Dirs: scm.Dirs{Work: req.Dir, Meta: req.Meta},
+	b, _ := json.Marshal(spec{Sources: req.Sources, Revision: req.Revision, Dirs: scm.Dirs{Work: req.Dir, Meta: req.Meta},
 		Answer: filepath.Join(req.Tmp, answerFile), From: req.From, Changes: req.Changes})
 	var stdout, stderr bytes.Buffer
 	if code := runStep(context.Background(), string(b), &stdout, &stderr); code != 0 {

@@ -49,7 +49,7 @@ func (a *answerer) Run(ctx context.Context, s *executor.Step) (sandbox.Result, e
 func resolveRequest(t *testing.T, root string) ResolveRequest {
 	req := request(t, root)
 	return ResolveRequest{
-		Module: req.Module, Source: req.Source, Tmp: req.Tmp,
+		Module: req.Module, Sources: req.Sources, Tmp: req.Tmp,
 		Profile: sandbox.Profile{Level: "scm"}, Timeout: 3 * time.Second,
 		Log: &bytes.Buffer{}, Say: req.Say,
 	}
@@ -61,7 +61,7 @@ func resolveRequest(t *testing.T, root string) ResolveRequest {
 // its answer on stdout is the revision.
 func TestResolveRunsTheSCMStep(t *testing.T) {
 	root := t.TempDir()
-	ex := &answerer{recorder: recorder{root: root}, answer: `{"revision":{"id":"0123456789abcdef"}}` + "\n", t: t}
+	ex := &answerer{recorder: recorder{root: root}, answer: `{"revisions":[{"id":"0123456789abcdef"}]}` + "\n", t: t}
 	req := resolveRequest(t, root)
 	if err := os.MkdirAll(req.Tmp, 0o755); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestResolveRunsTheSCMStep(t *testing.T) {
 		t.Errorf("Args = %q", s.Args)
 	}
 	var sp spec
-	if err := json.Unmarshal([]byte(s.Args[2]), &sp); err != nil || sp.Source != req.Source || sp.Answer != filepath.Join(req.Tmp, answerFile) {
+	if err := json.Unmarshal([]byte(s.Args[2]), &sp); err != nil || !slices.Equal(sp.Sources, req.Sources) || sp.Answer != filepath.Join(req.Tmp, answerFile) {
 		t.Errorf("spec = %+v, %v", sp, err)
 	}
 	if s.Timeout != req.Timeout || s.Profile.Level != "scm" || s.Module != "m" {
@@ -113,13 +113,13 @@ func TestResolveFailures(t *testing.T) {
 		{"timed out", "", nil, sandbox.Result{ExitCode: -1, TimedOut: true}, "resolve timed out after 3s"},
 		{"no answer", "", nil, sandbox.Result{ExitCode: 2}, "resolve failed (exit 2): see the log"},
 		{"garbage", "hello", nil, sandbox.Result{}, "resolve failed (exit 0): see the log"},
-		{"too much", `{"revision":{"id":"` + strings.Repeat("a", maxAnswer) + `"}}`, nil, sandbox.Result{}, "more than 1048576 bytes"},
-		{"empty revision", `{"revision":{"id":""}}`, nil, sandbox.Result{}, "revision of 0 bytes"},
-		{"revision with a newline", `{"revision":{"id":"abc\nFAKE LOG LINE"}}`, nil, sandbox.Result{}, `with '\n' in it`},
-		{"revision with a space", `{"revision":{"id":"abc def"}}`, nil, sandbox.Result{}, `with ' ' in it`},
-		{"long revision", `{"revision":{"id":"` + strings.Repeat("a", 300) + `"}}`, nil, sandbox.Result{}, "revision of 300 bytes"},
+		{"too much", `{"revisions":[{"id":"` + strings.Repeat("a", maxAnswer) + `"}]}`, nil, sandbox.Result{}, "more than 1048576 bytes"},
+		{"empty revision", `{"revisions":[{"id":""}]}`, nil, sandbox.Result{}, "revision of 0 bytes"},
+		{"revision with a newline", `{"revisions":[{"id":"abc\nFAKE LOG LINE"}]}`, nil, sandbox.Result{}, `with '\n' in it`},
+		{"revision with a space", `{"revisions":[{"id":"abc def"}]}`, nil, sandbox.Result{}, `with ' ' in it`},
+		{"long revision", `{"revisions":[{"id":"` + strings.Repeat("a", 300) + `"}]}`, nil, sandbox.Result{}, "revision of 300 bytes"},
 		{"error", `{"error":"no branch x\u001b[31m\nmore"}`, nil, sandbox.Result{ExitCode: 1}, "no branch x [31m more"},
-		{"answer then exit 1", `{"revision":{"id":"abc"}}`, nil, sandbox.Result{ExitCode: 1}, "resolve failed (exit 1)"},
+		{"answer then exit 1", `{"revisions":[{"id":"abc"}]}`, nil, sandbox.Result{ExitCode: 1}, "resolve failed (exit 1)"},
 		// The step writes its temp folder: its answer may be a symlink to
 		// a file only the engine may read, or a FIFO nobody writes.
 		{"symlink to a secret", "", func(t *testing.T, p string) {

@@ -89,8 +89,13 @@ type UIDRange struct {
 
 // Module is one buildable unit: a source, a build command and its settings.
 type Module struct {
-	Name    string   `config:"name"`
+	Name string `config:"name"`
+	// Source is the module's source; a module of several sources names
+	// them in Sources instead, each with its Path. After Load, Sources
+	// holds every source of every module (Source alone, with no Path,
+	// for a module of one).
 	Source  Source   `config:"source"`
+	Sources []Source `config:"sources"`
 	Depends []string `config:"depends"`
 	// Command is run with /bin/sh -c in the module's source folder.
 	Command string `config:"command"`
@@ -142,7 +147,13 @@ type Source struct {
 	Branch string `config:"branch"`
 	Tag    string `config:"tag"`
 	Commit string `config:"commit"`
+	// Path is the folder of the module's source folder that one of its
+	// several sources is checked out into (one plain name).
+	Path string `config:"path"`
 }
+
+// MaxSources bounds the sources of one module.
+const MaxSources = 32
 
 // SCM is the source as the SCMs see it.
 func (s Source) SCM() scm.Source {

@@ -74,6 +74,10 @@ func TestFormatsAgree(t *testing.T) {
 				x.Modules = append([]Module(nil), c.Modules...)
 				for i := range x.Modules {
 					x.Modules[i].Source.URL = strings.TrimPrefix(x.Modules[i].Source.URL, d)
+					x.Modules[i].Sources = append([]Source(nil), x.Modules[i].Sources...)
+					for j := range x.Modules[i].Sources {
+						x.Modules[i].Sources[j].URL = strings.TrimPrefix(x.Modules[i].Sources[j].URL, d)
+					}
 				}
 				return x
 			}

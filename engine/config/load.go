@@ -340,34 +340,40 @@ func (l *loader) validate(c *Config) error {
 			}
 			forms[f.what+"\x00"+f.form] = i
 		}
-		if m.Source.Kind == "" {
-			m.Source.Kind = DefaultSourceKind
-		}
-		backend, err := scm.Get(m.Source.Kind)
-		if err != nil {
-			return l.wrap(l.err(key+".source.kind", "%v", err), err)
-		}
-		if m.Source.URL == "" {
-			return l.err(key+".source.url", "missing: a repository URL or a local path")
-		}
-		if !strings.Contains(m.Source.URL, "://") && !strings.Contains(m.Source.URL, "@") {
-			m.Source.URL = abs(m.Source.URL)
-		}
-		pins := 0
-		for _, s := range []string{m.Source.Branch, m.Source.Tag, m.Source.Commit} {
-			if s != "" {
-				pins++
+		switch {
+		case len(m.Sources) > 0 && m.Source != (Source{}):
+			return l.err(key+".sources", "give either source: or sources:, not both")
+		case len(m.Sources) > 0:
+			if len(m.Sources) > MaxSources {
+				return l.err(key+".sources", "%d sources: at most %d", len(m.Sources), MaxSources)
 			}
-		}
-		if pins > 1 {
-			return l.err(key+".source", "give at most one of branch, tag and commit")
-		}
-		if err := backend.Validate(m.Source.SCM()); err != nil {
-			var fe *scm.FieldError
-			if errors.As(err, &fe) {
-				return l.wrap(l.err(key+".source."+fe.Field, "%s", fe.Msg), err)
+			paths := map[string]int{}
+			for j := range m.Sources {
+				sk := fmt.Sprintf("%s.sources[%d]", key, j)
+				if err := l.source(sk, &m.Sources[j], abs); err != nil {
+					return err
+				}
+				p := m.Sources[j].Path
+				if msg := checkSourcePath(p); msg != "" {
+					return l.err(sk+".path", "%s", msg)
+				}
+				if k, dup := paths[p]; dup {
+					return l.err(sk+".path", "%q is the path of sources[%d] too: each source needs a folder of its own", p, k)
+				}
+				paths[p] = j
 			}
-			return l.wrap(l.err(key+".source", "%v", err), err)
+			if m.Command == "" {
+				// Test-AutoBuild's convention, in the first source.
+				m.Command = "cd " + m.Sources[0].Path + " && " + DefaultCommand
+			}
+		default:
+			if m.Source.Path != "" {
+				return l.err(key+".source.path", "only the sources: of a module with several have a path")
+			}
+			if err := l.source(key+".source", &m.Source, abs); err != nil {
+				return err
+			}
+			m.Sources = []Source{m.Source}
 		}
 		if m.Command == "" {
 			m.Command = DefaultCommand
@@ -506,4 +512,60 @@ func checkSiteURL(s string) error {
 		return fmt.Errorf("%q must not have a query, a fragment or a user", s)
 	}
 	return nil
+}
+
+// source checks and completes one source of a module: its kind (the
+// default when none), its URL (a local path made absolute), at most one
+// pin, and what its SCM says of it.
+func (l *loader) source(key string, src *Source, abs func(string) string) error {
+	if src.Kind == "" {
+		src.Kind = DefaultSourceKind
+	}
+	backend, err := scm.Get(src.Kind)
+	if err != nil {
+		return l.wrap(l.err(key+".kind", "%v", err), err)
+	}
+	if src.URL == "" {
+		return l.err(key+".url", "missing: a repository URL or a local path")
+	}
+	if !strings.Contains(src.URL, "://") && !strings.Contains(src.URL, "@") {
+		src.URL = abs(src.URL)
+	}
+	pins := 0
+	for _, s := range []string{src.Branch, src.Tag, src.Commit} {
+		if s != "" {
+			pins++
+		}
+	}
+	if pins > 1 {
+		return l.err(key, "give at most one of branch, tag and commit")
+	}
+	if err := backend.Validate(src.SCM()); err != nil {
+		var fe *scm.FieldError
+		if errors.As(err, &fe) {
+			return l.wrap(l.err(key+"."+fe.Field, "%s", fe.Msg), err)
+		}
+		return l.wrap(l.err(key, "%v", err), err)
+	}
+	return nil
+}
+
+// checkSourcePath checks the folder one of a module's several sources is
+// checked out into: one plain name, so that the sources' folders never
+// nest and the engine can tell what else is in the module's top folder.
+func checkSourcePath(p string) string {
+	switch {
+	case p == "":
+		return "missing: the folder of the module's source folder this source is checked out into"
+	case p == "." || p == "..":
+		return fmt.Sprintf("%q is not a folder name", p)
+	case len(p) > 64:
+		return fmt.Sprintf("%q is longer than 64 bytes", p)
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Sprintf("%q: a path is one folder name of letters, digits, '.', '_' and '-'", p)
+		}
+	}
+	return ""
 }

@@ -80,6 +80,9 @@ type Change struct {
 	Subject      string    `json:"subject"`
 	Files        []string  `json:"files,omitempty"`
 	FilesOmitted int       `json:"files_omitted,omitempty"`
+	// Source is the folder of the source it belongs to, in a module of
+	// several.
+	Source string `json:"source,omitempty"`
 }
 
 // Artifact is a file a build left in its package root.
