@@ -63,7 +63,11 @@ func changesText(run *report.Run) string {
 		}
 		fmt.Fprintf(&b, "\n%s (%s, %s):\n", m.Name, m.State, since)
 		for _, c := range m.Changes {
-			fmt.Fprintf(&b, "  %s %s %s: %s\n", c.ID, c.Date.UTC().Format("2006-01-02 15:04"), c.Author, c.Subject)
+			src := ""
+			if c.Source != "" {
+				src = c.Source + ": "
+			}
+			fmt.Fprintf(&b, "  %s%s %s %s: %s\n", src, c.ID, c.Date.UTC().Format("2006-01-02 15:04"), c.Author, c.Subject)
 		}
 	}
 	return b.String()
