@@ -21,6 +21,25 @@
 // work tree (dir.Mirror), without its _darcs folder. Darcs does not
 // record symlinks nor file modes: the work tree holds regular files and
 // folders only.
+//
+// ResolveAt keeps a tag or commit pin as Resolve does. Otherwise it reads
+// the repository's patch log as Resolve does (every patch's record date
+// is there: nothing is fetched, no folder written) and pins the newest
+// patch, in the repository's order, recorded at or before the time
+// asked for (darcs keeps dates to the second, in UTC); Checkout then
+// clones up to it. A repository whose patches are all younger is an
+// error wrapping scm.ErrNoRevisionAt.
+//
+// Changes reads the clone a Checkout of the newer revision left (darcs
+// log --summary --to-hash): its patches, newest first in the
+// repository's order, down to the older revision (excluded), with their
+// author, date and name (a patch's name is the first line of its
+// message; tags are patches too). A patch's files are those it adds,
+// removes or modifies, and both names of what it moves: a moved folder
+// counts each file it held (darcs show files at that patch), never the
+// folder. darcs writes control characters and bytes that are not UTF-8
+// into its XML as they are, which XML cannot carry: they are escaped
+// before parsing and restored after, so names arrive byte for byte.
 package darcs
 
 import (
@@ -138,10 +157,26 @@ func run(ctx context.Context, home, wd string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// patch is one patch of darcs log --xml-output.
+// patch is one patch of darcs log --xml-output (--summary fills
+// Summary).
 type patch struct {
-	Hash string `xml:"hash,attr"`
-	Name string `xml:"name"`
+	Hash    string `xml:"hash,attr"`
+	Author  string `xml:"author,attr"`
+	Date    string `xml:"date,attr"`
+	Name    string `xml:"name"`
+	Summary struct {
+		Items []summaryItem `xml:",any"`
+	} `xml:"summary"`
+}
+
+// summaryItem is one entry of a patch's summary: add_file, modify_file,
+// remove_file, add_directory, remove_directory (a path), or move (from
+// and to).
+type summaryItem struct {
+	XMLName xml.Name
+	Path    string `xml:",chardata"`
+	From    string `xml:"from,attr"`
+	To      string `xml:"to,attr"`
 }
 
 // log lists the patches darcs log selects with args, newest first.
@@ -153,8 +188,16 @@ func log(ctx context.Context, home, repo string, args ...string) ([]patch, error
 	var cl struct {
 		Patches []patch `xml:"patch"`
 	}
-	if err := xml.Unmarshal([]byte(out), &cl); err != nil {
+	if err := xml.Unmarshal(xmlSafe([]byte(out)), &cl); err != nil {
 		return nil, fmt.Errorf("darcs log of %s: %w", repo, err)
+	}
+	for i := range cl.Patches {
+		p := &cl.Patches[i]
+		p.Author, p.Name = unescape(p.Author), unescape(p.Name)
+		for j := range p.Summary.Items {
+			s := &p.Summary.Items[j]
+			s.Path, s.From, s.To = unescape(s.Path), unescape(s.From), unescape(s.To)
+		}
 	}
 	return cl.Patches, nil
 }

@@ -26,7 +26,27 @@
 // without .fslckout, symlinks as their text. The clone allows symlinks
 // (the allow-symlinks setting), so committed symlinks are checked out as
 // symlinks; autosync is off, so nothing but the explicit pull talks to
-// the repository.
+// the repository. A clone of another project (its project code differs
+// from the repository's) is replaced by a new clone rather than pulled
+// into.
+//
+// ResolveAt keeps a tag or commit pin as Resolve does. For a branch
+// (trunk by default) it clones or pulls the repository into the metadata
+// folder's clone (as Checkout does, which then finds the check-in there)
+// and asks the clone (fossil sql --readonly) for the newest check-in
+// carrying the branch's tag whose time is at or before the one asked
+// for, to the millisecond Fossil keeps. A branch no check-in is on is an
+// error naming it; a branch younger than the time, an error wrapping
+// scm.ErrNoRevisionAt.
+//
+// Changes reads the clone a Checkout of the newer revision left: the
+// check-ins that lead to it (through every parent, so a merge brings the
+// merged branch's check-ins) and not to the older one, newest first by
+// check-in time, with their user, time and comment (as edited by fossil
+// amend), and the files each added, changed, removed or renamed (both
+// names) against its primary parent. The empty check-in fossil init
+// makes (no parent, no file) is not listed. Text is read hex-encoded
+// from the SQL shell, so a comment or a name arrives byte for byte.
 package fossil
 
 import (
@@ -107,6 +127,16 @@ func (Fossil) Current(d scm.Dirs) (scm.Revision, error) {
 // configuration folder and nothing else of the caller's environment but
 // TMPDIR. Its output is returned; a failure's error quotes it.
 func run(ctx context.Context, home, wd string, args ...string) (string, error) {
+	out, errOut, err := run2(ctx, home, wd, args...)
+	if err != nil {
+		msg := strings.TrimSpace(errOut + "\n" + out)
+		return out, fmt.Errorf("fossil %s: %w: %s", args[0], err, msg)
+	}
+	return out, nil
+}
+
+// run2 is run, returning the standard output and error apart.
+func run2(ctx context.Context, home, wd string, args ...string) (string, string, error) {
 	cmd := exec.CommandContext(ctx, Program, args...)
 	cmd.Dir = wd
 	cmd.Env = []string{
@@ -122,11 +152,8 @@ func run(ctx context.Context, home, wd string, args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Stdin = nil
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String() + "\n" + out.String())
-		return out.String(), fmt.Errorf("fossil %s: %w: %s", args[0], err, msg)
-	}
-	return out.String(), nil
+	err := cmd.Run()
+	return out.String(), errb.String(), err
 }
 
 // whatis resolves name in the repository file repo to a check-in's full
@@ -240,10 +267,8 @@ func (Fossil) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d 
 		// repository's: start afresh once (another project, a damaged
 		// clone); a source that really fails fails again.
 		fmt.Fprintf(os.Stderr, "autobuild scm: fossil checkout failed (%v); starting %s afresh\n", err, d.Meta)
-		for _, p := range []string{cloneFile, openDir} {
-			if rerr := os.RemoveAll(filepath.Join(d.Meta, p)); rerr != nil {
-				return fmt.Errorf("%w (and emptying %s: %v)", err, d.Meta, rerr)
-			}
+		if rerr := forget(d); rerr != nil {
+			return fmt.Errorf("%w (and emptying %s: %v)", err, d.Meta, rerr)
 		}
 		err = checkout(ctx, src, rev, d)
 	}
@@ -254,36 +279,18 @@ func (Fossil) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d 
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
-	url := dir.LocalPath(src.URL)
-	if st, err := os.Stat(url); err != nil {
-		return err
-	} else if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a Fossil repository file", url)
-	}
-	// A home of Fossil's own, made anew: no configuration survives from
-	// one checkout to the next.
-	home := filepath.Join(d.Meta, homeDir)
-	if err := os.RemoveAll(home); err != nil {
+	url, err := repoFile(src)
+	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(home, 0o700); err != nil {
+	home, err := freshHome(d)
+	if err != nil {
+		return err
+	}
+	if err := fetch(ctx, home, url, d, rev.ID); err != nil {
 		return err
 	}
 	clone, co := filepath.Join(d.Meta, cloneFile), filepath.Join(d.Meta, openDir)
-	if _, err := os.Lstat(clone); errors.Is(err, os.ErrNotExist) {
-		if err := os.RemoveAll(co); err != nil {
-			return err
-		}
-		if _, err := run(ctx, home, d.Meta, "clone", "--once", "--", url, clone); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	} else if _, err := whatis(ctx, home, clone, rev.ID); err != nil {
-		if _, err := run(ctx, home, d.Meta, "pull", url, "--once", "-R", clone); err != nil {
-			return err
-		}
-	}
 	if h, err := whatis(ctx, home, clone, rev.ID); err != nil {
 		return fmt.Errorf("%s: check-in %s: %w", src.URL, rev.ID, err)
 	} else if h != rev.ID {
@@ -308,6 +315,91 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	}
 	if _, err := dir.Mirror(co, d.Work, func(name string) bool { return name == ".fslckout" || name == "_FOSSIL_" }); err != nil {
 		return fmt.Errorf("copy %s into %s: %w", rev.ID, d.Work, err)
+	}
+	return nil
+}
+
+// repoFile is src's repository file, which must be a regular file.
+func repoFile(src scm.Source) (string, error) {
+	url := dir.LocalPath(src.URL)
+	if st, err := os.Stat(url); err != nil {
+		return "", err
+	} else if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a Fossil repository file", url)
+	}
+	return url, nil
+}
+
+// freshHome makes d.Meta's home folder anew: no configuration survives
+// from one command to the next.
+func freshHome(d scm.Dirs) (string, error) {
+	home := filepath.Join(d.Meta, homeDir)
+	if err := os.RemoveAll(home); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return "", err
+	}
+	return home, nil
+}
+
+// fetch makes d.Meta's clone hold the check-ins of the repository file
+// url: it clones url when there is no clone yet, and pulls from url when
+// the clone lacks check-in want (always, with want empty). A clone of
+// another project (fossil pull reports "wrong project" and succeeds) is
+// replaced by a new clone.
+func fetch(ctx context.Context, home, url string, d scm.Dirs, want string) error {
+	clone, co := filepath.Join(d.Meta, cloneFile), filepath.Join(d.Meta, openDir)
+	if _, err := os.Lstat(clone); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	} else if err == nil {
+		if want != "" {
+			if _, err := whatis(ctx, home, clone, want); err == nil {
+				return nil
+			}
+		}
+		ours, err1 := projectCode(ctx, home, clone)
+		theirs, err2 := projectCode(ctx, home, url)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if ours == theirs {
+			_, err := run(ctx, home, d.Meta, "pull", url, "--once", "-R", clone)
+			return err
+		}
+		if err := forget(d); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(co); err != nil {
+		return err
+	}
+	_, err := run(ctx, home, d.Meta, "clone", "--once", "--", url, clone)
+	return err
+}
+
+// projectCode is the project code of the repository file repo: a clone
+// has its origin's.
+func projectCode(ctx context.Context, home, repo string) (string, error) {
+	var rows []struct {
+		Code string `json:"code"`
+	}
+	if err := query(ctx, home, repo, `SELECT value AS code FROM config WHERE name='project-code'`, &rows); err != nil {
+		return "", err
+	}
+	if len(rows) != 1 || rows[0].Code == "" {
+		return "", fmt.Errorf("%s has no project code", repo)
+	}
+	return rows[0].Code, nil
+}
+
+// forget removes the clone and its open checkout from d.Meta, so that
+// the next fetch starts from an empty clone.
+func forget(d scm.Dirs) error {
+	for _, p := range []string{cloneFile, openDir} {
+		if err := os.RemoveAll(filepath.Join(d.Meta, p)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
