@@ -17,6 +17,7 @@ import (
 	"github.com/autobuild/autobuild/engine/collect"
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/engine/results"
 	"github.com/autobuild/autobuild/engine/state"
 	"github.com/autobuild/autobuild/sandbox"
 )
@@ -73,6 +74,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	if f := r.st.Get(m.Name).Failed; f != nil && f.Key == res.Key && !r.forced(m.Name) && !r.opts.RetryFailed && !m.RetryFailed {
 		res.State, res.FailedSince = report.Failed, f.Run
 		res.Reason = fmt.Sprintf("still failing since run %d: %s", f.Run, f.Reason)
+		res.Tests = f.Tests
 		if f.Log != "" && r.ws.Exists(f.Log) {
 			res.Log = f.Log
 		}
@@ -136,6 +138,11 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
 	res.LogDiscarded += sr.OutputDiscarded
+	// The results file the build left, read before a failure empties its
+	// temp folder. Reported only: the exit status decides the state.
+	if res.Tests = results.Read(filepath.Join(dirs.Tmp, build.ResultsFile)); res.Tests != nil {
+		say("results: %s", results.Describe(res.Tests))
+	}
 	if err != nil {
 		r.confinement(m.Name, "build", err)
 		say("%s", err)
@@ -143,7 +150,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		var be *build.Error
 		if errors.As(err, &be) && be.Err == nil {
 			// The build ran and failed: remembered with its key.
-			r.failed(m.Name, state.Failure{Key: res.Key, Run: r.counter, Reason: err.Error(), Log: res.Log})
+			r.failed(m.Name, state.Failure{Key: res.Key, Run: r.counter, Reason: err.Error(), Log: res.Log, Tests: res.Tests})
 		}
 		return fail(err.Error())
 	}
@@ -162,7 +169,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// the result once all of it is on disk.
 	res.Artifacts, res.Unpublished = collect.Artifacts(r.layout.PackageDir(m.Name))
 	if err := r.done(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: r.counter, Duration: sr.Duration, Log: res.Log,
-		Artifacts: collect.Fingerprint(res.Artifacts, res.Unpublished)}, i); err != nil {
+		Artifacts: collect.Fingerprint(res.Artifacts, res.Unpublished), Tests: res.Tests}, i); err != nil {
 		say("%v", err)
 		r.discard(i, dirs)
 		return fail(err.Error())
@@ -173,7 +180,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	// the run waits for the archive before publishing.
 	if !r.cfg.Archive.Disabled {
 		meta := archive.Meta{Module: m.Name, Key: res.Key, Run: r.counter, Revision: res.Revision,
-			Duration: sr.Duration, Created: r.deps.Now()}
+			Duration: sr.Duration, Created: r.deps.Now(), Tests: res.Tests}
 		parts := archive.Parts{Install: r.layout.InstallDir(m.Name), Package: r.layout.PackageDir(m.Name), Log: res.Log}
 		r.archiving.Go(func() {
 			if err := r.arch.Store(meta, parts); err != nil {
@@ -231,7 +238,7 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 		if missing == "" {
 			res.State, res.ReusedFrom, res.Log = report.Reused, prev.Run, prev.Log
 			res.Reason = fmt.Sprintf("unchanged since run %d", prev.Run)
-			res.Artifacts, res.Unpublished = arts, unpublished
+			res.Artifacts, res.Unpublished, res.Tests = arts, unpublished, prev.Tests
 			say("unchanged since run %d: not rebuilt", prev.Run)
 			return true
 		}
@@ -258,13 +265,13 @@ func (r *runner) reuse(m *config.Module, res *report.Module, say func(string, ..
 	}
 	arts, unpublished := collect.Artifacts(r.layout.PackageDir(m.Name))
 	if err := r.done(m.Name, state.Module{Key: res.Key, Revision: res.Revision, Run: meta.Run, Duration: meta.Duration, Log: logPath,
-		Artifacts: collect.Fingerprint(arts, unpublished)}, -1); err != nil {
+		Artifacts: collect.Fingerprint(arts, unpublished), Tests: meta.Tests}, -1); err != nil {
 		say("%v; rebuilding", err)
 		return false
 	}
 	res.State, res.ReusedFrom, res.Log = report.Reused, meta.Run, logPath
 	res.Reason = fmt.Sprintf("restored from the build archive (built in run %d)", meta.Run)
-	res.Artifacts, res.Unpublished = arts, unpublished
+	res.Artifacts, res.Unpublished, res.Tests = arts, unpublished, meta.Tests
 	say("restored from the build archive (built in run %d)", meta.Run)
 	return true
 }

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/publish"
 )
 
@@ -45,6 +46,9 @@ type Meta struct {
 	Duration time.Duration     `json:"duration_ns"`
 	Created  time.Time         `json:"created"`
 	Files    map[string]string `json:"files"` // path → "sha256:…" or "link:…" or "dir"
+	// Tests are what the build's results file reported: a restore
+	// reports them again.
+	Tests *report.Tests `json:"tests,omitempty"`
 }
 
 // ErrCorrupt reports an entry that failed verification (and was removed).

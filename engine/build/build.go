@@ -38,7 +38,7 @@ type Dep struct {
 type Request struct {
 	Module string
 	ID     sandbox.ID
-	// Command runs with /bin/sh -c in the source folder.
+	// Command runs with /bin/sh -c in the source folder (see shellArgs).
 	Command string
 	// Env are the module's own KEY=VALUE settings.
 	Env      []string
@@ -103,7 +103,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (sandbox.Result
 	res, err := ex.Run(ctx, &executor.Step{
 		Module:   req.Module,
 		ID:       req.ID,
-		Args:     []string{"/bin/sh", "-c", req.Command},
+		Args:     shellArgs(req.Command, filepath.Join(req.Dirs.Tmp, ResultsFile)),
 		Dir:      req.Dirs.Source,
 		Env:      env,
 		Stdout:   req.Log,
@@ -158,6 +158,28 @@ func DepsList(deps []Dep) []byte {
 		b.WriteString(d.Name + "\t" + d.Root + "\n")
 	}
 	return b.Bytes()
+}
+
+// ResultsFile is the name of the file in the build's temp folder
+// (AUTOBUILD_RESULTS_FILE, and the command's $1) where the build may
+// leave its test results, JUnit XML or TAP: engine/results reads it after
+// the step. The folder is emptied before the build, so whatever is there
+// the build wrote.
+const ResultsFile = ".autobuild-results"
+
+// programPath is a command that is one path to a program, such as the
+// default ./autobuild.sh: letters, digits, "._+-", and a "/".
+var programPath = regexp.MustCompile(`^[A-Za-z0-9_.+-]*(/[A-Za-z0-9_.+-]+)+$`)
+
+// shellArgs runs command with /bin/sh -c, the results file its $1. A
+// command that is one path to a program (programPath) is given the
+// results file as its first argument too, as Test-AutoBuild ran its
+// control file: such a script finds it in its own $1.
+func shellArgs(command, results string) []string {
+	if programPath.MatchString(command) {
+		command += ` "$@"`
+	}
+	return []string{"/bin/sh", "-c", command, "/bin/sh", results}
 }
 
 // The environment's budgets. Linux refuses an exec whose environment
@@ -241,6 +263,7 @@ func Env(req Request, isDir func(string) bool) (env, notes []string) {
 		"AUTOBUILD_REVISION="+req.Revision,
 		"AUTOBUILD_LEVEL="+req.Profile.Level,
 		"AUTOBUILD_DEPS_FILE="+filepath.Join(req.Dirs.Tmp, DepsFile),
+		"AUTOBUILD_RESULTS_FILE="+filepath.Join(req.Dirs.Tmp, ResultsFile),
 	)
 	roots := make([]string, len(req.Deps))
 	for i, d := range req.Deps {

@@ -65,6 +65,10 @@ type Module struct {
 	// path, too large). None of its artifacts is published then; the
 	// rest of the run is.
 	Unpublished string `json:"unpublished,omitempty"`
+	// Tests are what the build's results file reported (absent: it wrote
+	// none); a reused module keeps those of the build it reuses. They do
+	// not decide State: the build's exit status does.
+	Tests *Tests `json:"tests,omitempty"`
 	// Changes are the commits this run's checkout brought since the
 	// module's last good build (ChangesSince; none: the newest few),
 	// newest first.
@@ -83,6 +87,28 @@ type Change struct {
 	// Source is the folder of the source it belongs to, in a module of
 	// several.
 	Source string `json:"source,omitempty"`
+}
+
+// Tests sum up a build's results file (README.md, "The results file").
+type Tests struct {
+	// Format is "junit" or "tap"; empty when the file could not be read.
+	Format  string `json:"format,omitempty"`
+	Passed  int    `json:"passed"`
+	Failed  int    `json:"failed"`
+	Skipped int    `json:"skipped"`
+	// Failures are the first failing cases, in the file's order;
+	// FailuresOmitted counts the others.
+	Failures        []TestFailure `json:"failures,omitempty"`
+	FailuresOmitted int           `json:"failures_omitted,omitempty"`
+	// Unreadable says why the file could not be read or parsed.
+	Unreadable string `json:"unreadable,omitempty"`
+}
+
+// TestFailure is a failing test case, its name and message printable
+// and bounded.
+type TestFailure struct {
+	Name    string `json:"name"`
+	Message string `json:"message,omitempty"`
 }
 
 // Artifact is a file a build left in its package root.

@@ -50,6 +50,9 @@ type Module struct {
 	// Artifacts is the fingerprint of the package root when Key was
 	// recorded (see collect.Fingerprint): a reuse checks it.
 	Artifacts string `json:"artifacts,omitempty"`
+	// Tests are what the results file of the build that produced Key
+	// reported: a reuse reports them again.
+	Tests *report.Tests `json:"tests,omitempty"`
 	// InProgress names what was changing the module's install and package
 	// folders ("build", "restore") when that began; it is cleared when
 	// they are complete. A run that finds it set rebuilds the module.
@@ -76,6 +79,8 @@ type Failure struct {
 	Reason string `json:"reason"`
 	// Log is the absolute path of that build's log.
 	Log string `json:"log,omitempty"`
+	// Tests are what its results file reported.
+	Tests *report.Tests `json:"tests,omitempty"`
 }
 
 // Modules is what the engine remembers of every module. It is safe for
