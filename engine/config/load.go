@@ -364,7 +364,7 @@ func (l *loader) validate(c *Config) error {
 			}
 			if m.Command == "" {
 				// Test-AutoBuild's convention, in the first source.
-				m.Command = "cd " + m.Sources[0].Path + " && " + DefaultCommand
+				m.Command = "cd " + m.Sources[0].Path + " && " + DefaultCommand + ` "$@"`
 			}
 		default:
 			if m.Source.Path != "" {

@@ -25,7 +25,7 @@ func TestSeveralSources(t *testing.T) {
 		both.Sources[0].Kind != "git" || both.Sources[0].Branch != "main" || both.Sources[1].Path != "data" {
 		t.Errorf("both: sources %+v", both.Sources)
 	}
-	if both.Command != "cd code && ./autobuild.sh" {
+	if both.Command != `cd code && ./autobuild.sh "$@"` {
 		t.Errorf("both: command %q, want the first source's autobuild.sh", both.Command)
 	}
 	if one := c.Module("one"); len(one.Sources) != 1 || one.Sources[0] != one.Source || one.Sources[0].Path != "" {
