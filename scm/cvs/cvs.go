@@ -24,6 +24,15 @@
 // CVS versions no symlinks (cvs import and cvs add ignore them), nor file
 // names with a newline (its Entries files are line-based).
 //
+// History is on the server, and both methods that read it ask it, writing
+// nothing. ResolveAt is Resolve with the time as the bound (rls -D, rlog
+// -d "<=time"), the time cut to its second. Changes reads "cvs rlog" of
+// the revisions dated after from up to to, keeps each file's revisions on
+// the line a checkout follows (a branch's own, then those it branched
+// from), and groups them into commits by commitid (cvs 1.12 records one
+// per commit), else by author and message within two seconds; a Change's
+// ID is its commitid, or without one its time as a revision ID has it.
+//
 // Resolve runs rls and rlog, which write nothing. Checkout exports the
 // revision afresh into a folder of the metadata folder, then makes the
 // work tree mirror it (scm/dir's Mirror: files left untouched when
@@ -37,6 +46,7 @@ package cvs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -196,21 +206,25 @@ func (c CVS) Resolve(ctx context.Context, src scm.Source) (scm.Revision, error) 
 	if err := c.Validate(src); err != nil {
 		return scm.Revision{}, err
 	}
+	var until time.Time
+	if src.Commit != "" {
+		until, _ = pinned(src)
+	}
+	return settled(ctx, src, until, src.Commit == "")
+}
+
+// settled is the revision of the newest change src's checkout holds (at
+// or before until, when it is set). With wait, a change whose second is
+// not over yet is asked for again once it is.
+func settled(ctx context.Context, src scm.Source, until time.Time, wait bool) (scm.Revision, error) {
 	for try := 0; ; try++ {
-		newest, err := resolve(ctx, src)
+		newest, err := resolve(ctx, src, until)
 		if err != nil {
 			return scm.Revision{}, err
 		}
 		end := newest.Add(time.Second)
-		if src.Commit != "" || try == 3 || !time.Now().Before(end) {
-			id := newest.UTC().Format(idTime)
-			switch {
-			case src.Tag != "":
-				id = src.Tag + "@" + id
-			case src.Branch != "":
-				id = src.Branch + "@" + id
-			}
-			return scm.Revision{ID: id}, nil
+		if !wait || try == 3 || !time.Now().Before(end) {
+			return scm.Revision{ID: revisionID(src, newest)}, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -220,8 +234,40 @@ func (c CVS) Resolve(ctx context.Context, src scm.Source) (scm.Revision, error) 
 	}
 }
 
-// resolve is the time of the newest change src's checkout holds.
-func resolve(ctx context.Context, src scm.Source) (time.Time, error) {
+// revisionID is the ID of src's revision whose newest change is at t.
+func revisionID(src scm.Source, t time.Time) string {
+	id := t.UTC().Format(idTime)
+	switch {
+	case src.Tag != "":
+		id = src.Tag + "@" + id
+	case src.Branch != "":
+		id = src.Branch + "@" + id
+	}
+	return id
+}
+
+// revisionTime is the time of rev, a revision of src.
+func revisionTime(src scm.Source, rev scm.Revision) (time.Time, error) {
+	line, ts, ok := strings.Cut(rev.ID, "@")
+	if !ok {
+		line, ts = "", rev.ID
+	}
+	want := src.Tag
+	if want == "" {
+		want = src.Branch
+	}
+	if line != want || !timeRE.MatchString(ts) {
+		return time.Time{}, fmt.Errorf("revision %q is not a CVS revision of %s", rev.ID, src.Ref())
+	}
+	return time.Parse(idTime, ts)
+}
+
+// errNoFile is resolve's error when src's checkout would hold no file.
+var errNoFile = errors.New("no file (unknown branch or tag, or an empty module)")
+
+// resolve is the time of the newest change src's checkout holds, at or
+// before until when it is set.
+func resolve(ctx context.Context, src scm.Source, until time.Time) (time.Time, error) {
 	r, _ := ParseURL(src.URL)
 	tmp, err := os.MkdirTemp("", "autobuild-cvs-")
 	if err != nil {
@@ -241,10 +287,11 @@ func resolve(ctx context.Context, src scm.Source) (time.Time, error) {
 	default:
 		rlog = append(rlog, "-b")
 	}
-	if src.Commit != "" {
-		t, _ := pinned(src)
-		rls = append(rls, "-D", cvsDate(t))
-		rlog = append(rlog, "-d<="+cvsDate(t))
+	if !until.IsZero() {
+		rls = append(rls, "-D", cvsDate(until))
+		if rlog != nil {
+			rlog = append(rlog, "-d<="+cvsDate(until))
+		}
 	}
 	out, err := run(ctx, r, tmp, append(rls, "--", r.Module)...)
 	if err != nil {
@@ -260,7 +307,7 @@ func resolve(ctx context.Context, src scm.Source) (time.Time, error) {
 		newest = later(newest, t)
 	}
 	if len(entries) == 0 {
-		return time.Time{}, fmt.Errorf("%s of %s: no file (unknown branch or tag, or an empty module)", src.Ref(), src.URL)
+		return time.Time{}, fmt.Errorf("%s of %s: %w", src.Ref(), src.URL, errNoFile)
 	}
 	if rlog != nil {
 		out, err := run(ctx, r, tmp, append(rlog, "--", r.Module)...)
@@ -294,18 +341,7 @@ func (c CVS) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d s
 	if err := c.Validate(src); err != nil {
 		return err
 	}
-	line, ts, ok := strings.Cut(rev.ID, "@")
-	if !ok {
-		line, ts = "", rev.ID
-	}
-	want := src.Tag
-	if want == "" {
-		want = src.Branch
-	}
-	if line != want || !timeRE.MatchString(ts) {
-		return fmt.Errorf("revision %q is not a CVS revision of %s", rev.ID, src.Ref())
-	}
-	t, err := time.Parse(idTime, ts)
+	t, err := revisionTime(src, rev)
 	if err != nil {
 		return err
 	}

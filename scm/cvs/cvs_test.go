@@ -108,6 +108,13 @@ func (repos) Commit(t *testing.T, src scm.Source, files map[string]string) strin
 
 func commitOn(t *testing.T, src scm.Source, branch string, files map[string]string) string {
 	t.Helper()
+	return commitMsg(t, src, branch, files, nil, "change")
+}
+
+// commitMsg commits files (added or changed) and removes the files of
+// remove on branch (the trunk when ""), with the message msg.
+func commitMsg(t *testing.T, src scm.Source, branch string, files map[string]string, remove []string, msg string) string {
+	t.Helper()
 	root := rootOf(t, src)
 	top := t.TempDir()
 	args := []string{"-d", root, "checkout", "-d", "wc"}
@@ -138,8 +145,18 @@ func commitOn(t *testing.T, src scm.Source, branch string, files map[string]stri
 	for _, a := range slices.Compact(added) {
 		cvsRun(t, wc, "add", a)
 	}
+	for _, name := range remove {
+		if err := os.Remove(filepath.Join(wc, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+		cvsRun(t, wc, "rm", name)
+	}
+	msgFile := filepath.Join(top, "msg")
+	if err := os.WriteFile(msgFile, []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	waitPast(t, src)
-	cvsRun(t, wc, "commit", "-m", "change")
+	cvsRun(t, wc, "commit", "-F", msgFile)
 	return newest(t, src, branch)
 }
 
@@ -417,6 +434,225 @@ func TestResolveWaitsOutTheSecond(t *testing.T) {
 		}
 		if now := newest(t, src, ""); now == rev.ID {
 			t.Fatalf("a commit made after Resolve returned %s has the same time", rev.ID)
+		}
+	}
+}
+
+// idTime is the time of a revision ID ("br@2026-11-26T04:20:25Z").
+func idTime(t *testing.T, id string) time.Time {
+	t.Helper()
+	_, ts, _ := strings.Cut(id, "@")
+	if ts == "" {
+		ts = id
+	}
+	tm, err := time.Parse("2006-01-02T15:04:05Z", ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+type change struct {
+	subject string
+	files   []string
+}
+
+func summary(cs []scm.Change) []change {
+	var out []change
+	for _, c := range cs {
+		out = append(out, change{c.Subject, c.Files})
+	}
+	return out
+}
+
+func equal(a, b []change) bool {
+	return slices.EqualFunc(a, b, func(x, y change) bool { return x.subject == y.subject && slices.Equal(x.files, y.files) })
+}
+
+// On a branch, ResolveAt gives its state at a time, and Changes the
+// commits on it and, before them, those it branched from (not the
+// trunk's later ones); on the trunk, a file added on the branch is no
+// change. An unknown branch or module fails as Resolve does.
+func TestBranchHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := cvs.CVS{}
+	r := repos{}
+	src := r.New(t, map[string]string{"f": "one\n", "g": "g\n"})
+	t1 := commitMsg(t, src, "", map[string]string{"f": "two\n"}, nil, "trunk two")
+	root := rootOf(t, src)
+	cvsRun(t, "/", "-d", root, "rtag", "-b", "br", "mod")
+	cvsRun(t, "/", "-d", root, "rtag", "v1", "mod")
+	br := scm.Source{Kind: cvs.Kind, URL: src.URL, Branch: "br"}
+	t2 := commitMsg(t, src, "br", map[string]string{"f": "b1\n", "h": "new on br\n"}, nil, "branch one")
+	t3 := commitMsg(t, src, "", map[string]string{"f": "three\n"}, nil, "trunk three")
+	t4 := commitMsg(t, src, "br", nil, []string{"g"}, "branch removes g")
+
+	// Within t2's second: CVS dates stop at the second.
+	rev, err := s.ResolveAt(ctx, br, idTime(t, t2).Add(500*time.Millisecond), newDirs(t))
+	if err != nil || rev.ID != t2 {
+		t.Fatalf("ResolveAt(branch, t2) = %v, %v; want %s", rev, err, t2)
+	}
+	d := newDirs(t)
+	if err := s.Checkout(ctx, br, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	if f, g := read(t, filepath.Join(d.Work, "f")), read(t, filepath.Join(d.Work, "g")); f != "b1\n" || g != "g\n" {
+		t.Errorf("at %s: f = %q, g = %q", rev.ID, f, g)
+	}
+	if rev, err := s.ResolveAt(ctx, br, time.Now().Add(time.Hour), newDirs(t)); err != nil || rev.ID != t4 {
+		t.Errorf("ResolveAt(branch, an hour ahead) = %v, %v; want %s", rev, err, t4)
+	}
+	// Before the branch's first commit: the revisions it branched from.
+	if rev, err := s.ResolveAt(ctx, br, idTime(t, t1), newDirs(t)); err != nil || rev.ID != "br@"+t1 {
+		t.Errorf("ResolveAt(branch, t1) = %v, %v; want br@%s", rev, err, t1)
+	}
+	for _, at := range []time.Time{idTime(t, t1).Add(-24 * time.Hour), {}} {
+		if _, err := s.ResolveAt(ctx, br, at, newDirs(t)); !errors.Is(err, scm.ErrNoRevisionAt) {
+			t.Errorf("ResolveAt(branch, %v) = %v; want %v", at, err, scm.ErrNoRevisionAt)
+		}
+	}
+	tag := scm.Source{Kind: cvs.Kind, URL: src.URL, Tag: "v1"}
+	if rev, err := s.ResolveAt(ctx, tag, idTime(t, t1).Add(-24*time.Hour), newDirs(t)); err != nil || rev.ID != "v1@"+t1 {
+		t.Errorf("ResolveAt(tag, a day before) = %v, %v; want the tag v1@%s", rev, err, t1)
+	}
+	for name, c := range map[string]struct {
+		src  scm.Source
+		want string
+	}{
+		"branch": {scm.Source{Kind: cvs.Kind, URL: src.URL, Branch: "nope"}, "no file"},
+		"module": {scm.Source{Kind: cvs.Kind, URL: strings.TrimSuffix(src.URL, "mod") + "nomod"}, "cannot find module"},
+	} {
+		if _, err := s.ResolveAt(ctx, c.src, time.Now(), newDirs(t)); err == nil || errors.Is(err, scm.ErrNoRevisionAt) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ResolveAt(unknown %s) = %v; want an error with %q", name, err, c.want)
+		}
+	}
+
+	cs, err := s.Changes(ctx, br, d, scm.Revision{}, scm.Revision{ID: t4}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []change{{"branch removes g", []string{"g"}}, {"branch one", []string{"f", "h"}}, {"trunk two", []string{"f"}}, {"first", []string{"f", "g"}}}
+	if !equal(summary(cs), want) {
+		t.Errorf("Changes(none, %s) = %q, want %q", t4, summary(cs), want)
+	}
+	if cs, err := s.Changes(ctx, br, d, scm.Revision{ID: t2}, scm.Revision{ID: t4}, 10); err != nil || !equal(summary(cs), want[:1]) {
+		t.Errorf("Changes(%s, %s) = %q, %v; want %q", t2, t4, summary(cs), err, want[:1])
+	}
+	// From another line's revision, or a later one: the newest.
+	for _, from := range []string{t1, "br@" + time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05Z")} {
+		if cs, err := s.Changes(ctx, br, d, scm.Revision{ID: from}, scm.Revision{ID: t4}, 2); err != nil || !equal(summary(cs), want[:2]) {
+			t.Errorf("Changes(%s, %s, 2) = %q, %v; want %q", from, t4, summary(cs), err, want[:2])
+		}
+	}
+	// The trunk: h, added on the branch, is none of its changes.
+	trunkWant := []change{{"trunk three", []string{"f"}}, {"trunk two", []string{"f"}}, {"first", []string{"f", "g"}}}
+	if cs, err := s.Changes(ctx, src, d, scm.Revision{}, scm.Revision{ID: t3}, 10); err != nil || !equal(summary(cs), trunkWant) {
+		t.Errorf("Changes(none, %s) = %q, %v; want %q", t3, summary(cs), err, trunkWant)
+	}
+	// The tag: the commits that lead to its revisions.
+	if cs, err := s.Changes(ctx, tag, d, scm.Revision{}, scm.Revision{ID: "v1@" + t1}, 10); err != nil || !equal(summary(cs), trunkWant[1:]) {
+		t.Errorf("Changes(tag) = %q, %v; want %q", summary(cs), err, trunkWant[1:])
+	}
+}
+
+// A message's subject is its first line. A hostile message (control
+// characters, rlog's own separator lines, a very long line) is data.
+func TestChangesMessages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := repos{}
+	src := r.New(t, map[string]string{"f": "one\n"})
+	long := strings.Repeat("x", 100000)
+	hostile := "\x1b[31mred\x1b[0m \x01\n----------------------------\nrevision 1.9\n" +
+		strings.Repeat("=", 77) + "\nRCS file: /etc/passwd,v\n"
+	commitMsg(t, src, "", map[string]string{"f": "two\n"}, nil, "subject line\n\nbody\nmore\n")
+	commitMsg(t, src, "", map[string]string{"f": "three\n"}, nil, hostile)
+	to := commitMsg(t, src, "", map[string]string{"g": "four\n"}, nil, long+"\nsecond")
+	// Control: rlog shows the separators inside the message.
+	if out := cvsRun(t, "/", "-d", rootOf(t, src), "rlog", "-r1.3", "mod/f"); !strings.Contains(out, "\x01\n----------------------------\nrevision 1.9\n") {
+		t.Fatalf("control: rlog does not show the message as committed:\n%q", out)
+	}
+	cs, err := cvs.CVS{}.Changes(ctx, src, newDirs(t), scm.Revision{}, scm.Revision{ID: to}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []change{{long[:200] + "…", []string{"g"}}, {"\x1b[31mred\x1b[0m \x01", []string{"f"}}, {"subject line", []string{"f"}}, {"first", []string{"f"}}}
+	if !equal(summary(cs), want) {
+		t.Errorf("Changes = %q, want %q", summary(cs), want)
+	}
+	for _, c := range cs {
+		if c.Author == "" || c.ID == "" {
+			t.Errorf("%+v: no author or ID", c)
+		}
+	}
+}
+
+// A repository written by a cvs older than 1.12 has no commitids: files
+// are grouped into commits by author, message and time, and an import's
+// 1.1 is still one commit with its vendor revision.
+func TestChangesWithoutCommitIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := repos{}
+	src := r.New(t, map[string]string{"f": "one\n", "g": "g\n", "sub/h": "h\n"})
+	commitMsg(t, src, "", map[string]string{"f": "two\n", "sub/h": "two\n"}, nil, "second")
+	to := commitMsg(t, src, "", map[string]string{"f": "three\n"}, nil, "third")
+	root := rootOf(t, src)
+	commitID := regexp.MustCompile(`(?m)^commitid[ \t]+[0-9A-Za-z]+;\n`)
+	stripped := 0
+	err := filepath.WalkDir(filepath.Join(root, "mod"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		stripped += len(commitID.FindAll(b, -1))
+		os.Chmod(p, 0o644)
+		return os.WriteFile(p, commitID.ReplaceAll(b, nil), 0o444)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Control: there were commitids, and rlog shows none now.
+	if out := cvsRun(t, "/", "-d", root, "rlog", "mod"); stripped == 0 || strings.Contains(out, "commitid") {
+		t.Fatalf("control: %d commitids removed; rlog:\n%s", stripped, out)
+	}
+	cs, err := cvs.CVS{}.Changes(ctx, src, newDirs(t), scm.Revision{}, scm.Revision{ID: to}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []change{{"third", []string{"f"}}, {"second", []string{"f", "sub/h"}}, {"first", []string{"f", "g", "sub/h"}}}
+	if !equal(summary(cs), want) {
+		t.Errorf("Changes = %q, want %q", summary(cs), want)
+	}
+	if len(cs) == 3 && (cs[0].ID != to || !strings.HasSuffix(cs[0].ID, "Z")) {
+		t.Errorf("newest change's ID = %q, want its time %s", cs[0].ID, to)
+	}
+}
+
+// Through a server (":fork:", cvs's server protocol on this machine),
+// rlog names the files by the server's repository path: the changes are
+// the same.
+func TestChangesThroughServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	local := repos{}.New(t, map[string]string{"f": "one\n", "sub/g": "g\n"})
+	remote := scm.Source{Kind: cvs.Kind, URL: ":fork:" + rootOf(t, local) + "#mod"}
+	if err := (cvs.CVS{}).Validate(remote); err != nil {
+		t.Fatal(err)
+	}
+	want := []change{{"first", []string{"f", "sub/g"}}}
+	for _, src := range []scm.Source{local, remote} {
+		to, err := cvs.CVS{}.Resolve(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := cvs.CVS{}.Changes(ctx, src, newDirs(t), scm.Revision{}, to, 10)
+		if err != nil || !equal(summary(cs), want) {
+			t.Errorf("Changes(%s) = %q, %v; want %q", src.URL, summary(cs), err, want)
 		}
 	}
 }

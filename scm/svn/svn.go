@@ -26,6 +26,16 @@
 // writes them in a working copy. The URL comes from the Source every time:
 // a working copy whose URL is another is discarded.
 //
+// History stays on the server, and both methods that read it ask the
+// server, writing nothing. ResolveAt is "svn info" of the folder at the
+// youngest revision of the repository at that time ("URL@{date}"), in
+// the form Resolve gives; a folder that did not exist then (a branch made
+// later) has no revision at that time. Changes is "svn log --xml -v" of
+// the folder, following its copies (a branch lists its trunk's commits
+// before it was made), each commit as "r42" with the files below the
+// folder it then was, relative to it; the files of a folder a commit
+// removed, replaced or copied are listed ("svn ls -R").
+//
 // Every svn runs with a clean environment (PATH, HOME and its
 // configuration folder set to a fresh folder, LC_ALL=C.UTF-8), never
 // interactive and caching no credentials.
@@ -214,7 +224,10 @@ type info struct {
 		Kind        string `xml:"kind,attr"`
 		URL         string `xml:"url"`
 		RelativeURL string `xml:"relative-url"`
-		Commit      struct {
+		Repository  struct {
+			Root string `xml:"root"`
+		} `xml:"repository"`
+		Commit struct {
 			Revision int64 `xml:"revision,attr"`
 		} `xml:"commit"`
 	} `xml:"entry"`

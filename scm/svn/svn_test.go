@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/autobuild/autobuild/scm"
@@ -374,6 +376,223 @@ func TestExecutable(t *testing.T) {
 		}
 		if got := fi.Mode().Perm()&0o100 != 0; got != exec {
 			t.Errorf("%s: executable = %v, want %v", name, got, exec)
+		}
+	}
+}
+
+// commitIn commits in a working copy of the folder u: edit changes it
+// (svn mv, svn rm, new files), then every unversioned file is added and
+// the whole committed with msg. It returns the new revision number.
+func commitIn(t *testing.T, u, msg string, edit func(wc string)) string {
+	t.Helper()
+	top := t.TempDir()
+	wc := filepath.Join(top, "wc")
+	svnRun(t, top, "svn", "checkout", "--quiet", u, wc)
+	edit(wc)
+	svnRun(t, wc, "svn", "add", "--force", "--no-ignore", "--no-auto-props", ".")
+	msgFile := filepath.Join(top, "msg")
+	if err := os.WriteFile(msgFile, []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svnRun(t, wc, "svn", "commit", "--quiet", "-F", msgFile)
+	var i struct {
+		Entry struct {
+			Revision string `xml:"revision,attr"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal([]byte(svnRun(t, "/", "svn", "info", "--xml", "-r", "HEAD", u)), &i); err != nil {
+		t.Fatal(err)
+	}
+	return i.Entry.Revision
+}
+
+func ids(cs []scm.Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// ResolveAt on a branch: its state at a time, and no revision before the
+// branch was made (though trunk had some); an unknown branch fails with
+// svn's message, not as a time with no revision.
+func TestResolveAtBranch(t *testing.T) {
+	ctx := context.Background()
+	s := svn.SVN{}
+	src := repos{}.New(t, map[string]string{"f": "one\n"}) // r1
+	beforeBranch := time.Now()
+	svnRun(t, "/", "svn", "copy", "-m", "branch", src.URL+"/trunk", src.URL+"/branches/b") // r2
+	br := scm.Source{Kind: svn.Kind, URL: src.URL, Branch: "b"}
+	commitIn(t, src.URL+"/branches/b", "on b", func(wc string) { put(t, wc, map[string]string{"f": "b1\n"}, nil) }) // r3
+	between := time.Now()
+	commitIn(t, src.URL+"/branches/b", "on b again", func(wc string) { put(t, wc, map[string]string{"f": "b2\n"}, nil) }) // r4
+	repos{}.Commit(t, src, map[string]string{"f": "trunk\n"})                                                             // r5
+
+	rev, err := s.ResolveAt(ctx, br, between, newDirs(t))
+	if err != nil || rev.ID != "^/branches/b@3" {
+		t.Fatalf("ResolveAt(branch, between r3 and r4) = %v, %v; want ^/branches/b@3", rev, err)
+	}
+	// The same ID as Resolve of that revision, and it checks out.
+	pinned := br
+	pinned.Commit = "4"
+	if r, err := s.Resolve(ctx, pinned); err != nil || r.ID != "^/branches/b@4" {
+		t.Fatalf("control: Resolve(branch at r4) = %v, %v", r, err)
+	}
+	pinned.Commit = "3"
+	if r, err := s.Resolve(ctx, pinned); err != nil || r != rev {
+		t.Errorf("Resolve(branch at r3) = %v, %v; ResolveAt gave %v", r, err, rev)
+	}
+	d := newDirs(t)
+	if err := s.Checkout(ctx, br, rev, d); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(d.Work, "f")); got != "b1\n" {
+		t.Errorf("f = %q at ResolveAt's revision, want b1", got)
+	}
+	if rev, err := s.ResolveAt(ctx, br, time.Now().Add(time.Hour), newDirs(t)); err != nil || rev.ID != "^/branches/b@4" {
+		t.Errorf("ResolveAt(branch, an hour ahead) = %v, %v; want ^/branches/b@4", rev, err)
+	}
+	// Trunk had r1 then; the branch did not exist.
+	if rev, err := s.ResolveAt(ctx, src, beforeBranch, newDirs(t)); err != nil || rev.ID != "^/trunk@1" {
+		t.Errorf("control: ResolveAt(trunk, before the branch) = %v, %v; want ^/trunk@1", rev, err)
+	}
+	_, err = s.ResolveAt(ctx, br, beforeBranch, newDirs(t))
+	if !errors.Is(err, scm.ErrNoRevisionAt) || !strings.Contains(err.Error(), "non-existent in revision 1") {
+		t.Errorf("ResolveAt(branch, before it was made) = %v; want %v with svn's message", err, scm.ErrNoRevisionAt)
+	}
+	if _, err := s.ResolveAt(ctx, br, time.Time{}, newDirs(t)); !errors.Is(err, scm.ErrNoRevisionAt) {
+		t.Errorf("ResolveAt(branch, year 1) = %v; want %v", err, scm.ErrNoRevisionAt)
+	}
+	// A tag is its pin, whatever the time.
+	svnRun(t, "/", "svn", "copy", "-m", "tag", src.URL+"/trunk", src.URL+"/tags/v1") // r6
+	if rev, err := s.ResolveAt(ctx, scm.Source{Kind: svn.Kind, URL: src.URL, Tag: "v1"}, beforeBranch, newDirs(t)); err != nil || rev.ID != "^/tags/v1@6" {
+		t.Errorf("ResolveAt(tag, before it was made) = %v, %v; want the tag ^/tags/v1@6", rev, err)
+	}
+
+	nope := scm.Source{Kind: svn.Kind, URL: src.URL, Branch: "nope"}
+	_, err = s.ResolveAt(ctx, nope, time.Now(), newDirs(t))
+	if err == nil || errors.Is(err, scm.ErrNoRevisionAt) || !strings.Contains(err.Error(), "non-existent") {
+		t.Errorf("ResolveAt(unknown branch) = %v; want svn's message, not %v", err, scm.ErrNoRevisionAt)
+	}
+	if _, err := s.ResolveAt(ctx, repos{}.Missing(t), time.Now(), newDirs(t)); err == nil || errors.Is(err, scm.ErrNoRevisionAt) || !strings.Contains(err.Error(), "Unable to open") {
+		t.Errorf("ResolveAt(missing repository) = %v; want svn's message", err)
+	}
+}
+
+// Changes on a branch follow it through its copy from trunk, with paths
+// relative to the folder each commit was in; a moved or removed folder
+// lists its files; a commit on trunk after the branch is not the
+// branch's.
+func TestChangesAcrossBranchAndMoves(t *testing.T) {
+	ctx := context.Background()
+	s := svn.SVN{}
+	src := repos{}.New(t, map[string]string{"f": "one\n", "sub/g": "g\n", "sub/deep/h": "h\n"}) // r1
+	repos{}.Commit(t, src, map[string]string{"f": "two\n"})                                     // r2
+	svnRun(t, "/", "svn", "copy", "-m", "make b", src.URL+"/trunk", src.URL+"/branches/b")      // r3
+	b := src.URL + "/branches/b"
+	commitIn(t, b, "move sub", func(wc string) { // r4
+		put(t, wc, map[string]string{"f": "b\n"}, nil)
+		svnRun(t, wc, "svn", "mv", "sub", "moved")
+	})
+	repos{}.Commit(t, src, map[string]string{"trunk-only": "x\n"}) // r5
+	commitIn(t, b, "remove moved/deep", func(wc string) {          // r6
+		svnRun(t, wc, "svn", "rm", "moved/deep")
+	})
+	br := scm.Source{Kind: svn.Kind, URL: src.URL, Branch: "b"}
+	to, err := s.Resolve(ctx, br)
+	if err != nil || to.ID != "^/branches/b@6" {
+		t.Fatalf("Resolve(branch) = %v, %v", to, err)
+	}
+	d := newDirs(t)
+	if err := s.Checkout(ctx, br, to, d); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Changes(ctx, br, d, scm.Revision{}, to, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id    string
+		files []string
+	}{
+		{"r6", []string{"moved/deep/h"}},
+		{"r4", []string{"f", "moved/deep/h", "moved/g", "sub/deep/h", "sub/g"}},
+		{"r3", nil},
+		{"r2", []string{"f"}},
+		{"r1", []string{"f", "sub/deep/h", "sub/g"}},
+	}
+	if len(cs) != len(want) {
+		t.Fatalf("Changes(none, branch) = %q, want %d changes", ids(cs), len(want))
+	}
+	for i, w := range want {
+		if cs[i].ID != w.id || !slices.Equal(cs[i].Files, w.files) {
+			t.Errorf("change %d = %s %q, want %s %q", i, cs[i].ID, cs[i].Files, w.id, w.files)
+		}
+	}
+	// Since the branch was made: the two commits on it.
+	if cs, err := s.Changes(ctx, br, d, scm.Revision{ID: "^/branches/b@3"}, to, 10); err != nil || !slices.Equal(ids(cs), []string{"r6", "r4"}) {
+		t.Errorf("Changes(b@3, b@6) = %q, %v; want r6 r4", ids(cs), err)
+	}
+	// From a revision of another folder, or a younger one: the newest.
+	for _, from := range []string{"^/trunk@5", "^/branches/b@9"} {
+		if cs, err := s.Changes(ctx, br, d, scm.Revision{ID: from}, to, 2); err != nil || !slices.Equal(ids(cs), []string{"r6", "r4"}) {
+			t.Errorf("Changes(%s, b@6, 2) = %q, %v; want the newest two, r6 r4", from, ids(cs), err)
+		}
+	}
+	// The trunk's own: r5 is there, the branch's commits are not.
+	trunk, err := s.Resolve(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := s.Changes(ctx, src, d, scm.Revision{}, trunk, 10); err != nil || !slices.Equal(ids(cs), []string{"r5", "r2", "r1"}) {
+		t.Errorf("Changes(none, trunk) = %q, %v; want r5 r2 r1", ids(cs), err)
+	}
+}
+
+// The subject is a message's first line; a hostile message (control
+// characters, markup, a very long line) is data: svn's XML writes control
+// characters as ?\NNN, and the subject is cut.
+func TestChangesMessages(t *testing.T) {
+	ctx := context.Background()
+	s := svn.SVN{}
+	src := repos{}.New(t, map[string]string{"f": "one\n"})
+	trunk := src.URL + "/trunk"
+	long := strings.Repeat("x", 100000)
+	msgs := []string{
+		"subject line\n\nbody, second paragraph\nmore\n",
+		"\x1b[31mred\x1b[0m \x01 </msg><msg>forged</msg> &amp;\nsecond line",
+		long + "\nsecond",
+	}
+	for i, m := range msgs {
+		commitIn(t, trunk, m, func(wc string) { put(t, wc, map[string]string{"f": fmt.Sprint(i)}, nil) })
+	}
+	// Control: the repository holds the raw bytes.
+	if out := svnRun(t, "/", "svn", "log", "-r", "3", trunk); !strings.Contains(out, "\x1b[31mred") {
+		t.Fatalf("control: svn log does not show the escape character: %q", out)
+	}
+	to, err := s.Resolve(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDirs(t)
+	if err := s.Checkout(ctx, src, to, d); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Changes(ctx, src, d, scm.Revision{ID: "^/trunk@1"}, to, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{long[:200] + "…", `?\027[31mred?\027[0m ?\001 </msg><msg>forged</msg> &amp;`, "subject line"}
+	if len(cs) != 3 {
+		t.Fatalf("Changes = %q, want 3", ids(cs))
+	}
+	for i, c := range cs {
+		if c.Subject != want[i] {
+			t.Errorf("%s: subject %q, want %q", c.ID, c.Subject, want[i])
+		}
+		if !slices.Equal(c.Files, []string{"f"}) || c.Author == "" {
+			t.Errorf("%s: files %q, author %q", c.ID, c.Files, c.Author)
 		}
 	}
 }
