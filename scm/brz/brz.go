@@ -17,6 +17,24 @@
 // (dir.Mirror, shared with the other backends that drive a tool): exactly the revision's files, symlinks as the text
 // they hold, and no .bzr.
 //
+// ResolveAt and Changes read a branch's past through Breezy's own API
+// (history.py, run by the python3 beside the brz command, isolated and
+// writing no bytecode, in the environment of every brz command): brz
+// prints its log only as text for people. ResolveAt resolves a tag or a
+// commit as Resolve does, whatever the time. For a branch it resolves
+// the tip as Resolve does, branches or pulls it into the metadata
+// folder's branch as Checkout would (so the Checkout that follows needs
+// no network), and walks the tip's mainline (its left-hand parents) for
+// the newest revision whose timestamp (kept to the millisecond) is at or
+// before the time: the states the branch itself went through, never a
+// revision a merge brought in. Changes reads the metadata folder's
+// branch only: the revisions of to's ancestry that are not from's (all
+// of it when from is not an ancestor), in brz log's order (a mainline
+// revision, then what it merged, newest first), at most max, each with
+// its first author, timestamp, message's first line and the files that
+// differ from its left-hand parent (for a merge, all it brought in; a
+// rename lists both paths).
+//
 // Every brz command runs with an explicit environment: no plugins
 // (--no-plugins), configuration only from a folder of the step's
 // (BRZ_HOME), no log file (BRZ_LOG), HOME and TMPDIR the step's temp
@@ -242,47 +260,39 @@ func (b Brz) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d s
 	if err := b.Validate(src); err != nil {
 		return err
 	}
-	err := checkout(ctx, src, rev, d)
+	return afresh(ctx, "checkout", d, func() error { return checkout(ctx, src, rev, d) })
+}
+
+// afresh runs f, which works with the branch in the metadata folder, and
+// runs it once more on a new branch if it fails. That branch is a cache
+// of the source's: one a killed pull left locked or half written must
+// not break every later step. A source that really fails fails again.
+func afresh(ctx context.Context, what string, d scm.Dirs, f func() error) error {
+	err := f()
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	// The branch in the metadata folder is a cache of the source's: one a
-	// killed pull left locked or half written must not break every later
-	// checkout. Start it afresh once; a source that really fails fails
-	// again.
-	fmt.Fprintf(os.Stderr, "autobuild scm: checkout failed (%v); starting %s afresh\n", err, branchDir(d))
+	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, branchDir(d))
 	if rerr := os.RemoveAll(branchDir(d)); rerr != nil {
 		return fmt.Errorf("%w (and removing %s: %v)", err, branchDir(d), rerr)
 	}
-	return checkout(ctx, src, rev, d)
+	return f()
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
-	for _, p := range []string{d.Work, d.Meta} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(d.Work, 0o755); err != nil {
+		return err
 	}
 	if err := dir.ClearRevision(d.Meta, revisionFile); err != nil {
 		return err
 	}
-	// The configuration folder is made afresh: nothing in it steers a
-	// checkout.
-	home := homeDir(d)
-	if err := os.RemoveAll(home); err != nil {
-		return err
-	}
-	if err := os.Mkdir(home, 0o700); err != nil {
+	home, err := newHome(d)
+	if err != nil {
 		return err
 	}
 	br, export := branchDir(d), exportDir(d)
-	if fi, err := os.Lstat(filepath.Join(br, ".bzr")); err != nil || !fi.IsDir() {
-		if err := os.RemoveAll(br); err != nil {
-			return err
-		}
-		if _, err := run(ctx, home, "branch", "--no-tree", "--revision=revid:"+rev.ID, "--", branchURL(src), br); err != nil {
-			return fmt.Errorf("branch %s: %w", branchURL(src), err)
-		}
+	if err := openBranch(ctx, home, src, rev.ID, br); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(export); err != nil {
 		return err
@@ -294,8 +304,8 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 		if err := os.RemoveAll(export); err != nil {
 			return err
 		}
-		if _, err := run(ctx, home, "pull", "--overwrite", "--revision=revid:"+rev.ID, "--directory="+br, "--", branchURL(src)); err != nil {
-			return fmt.Errorf("pull %s from %s: %w", rev.ID, branchURL(src), err)
+		if err := pull(ctx, home, src, rev.ID, br); err != nil {
+			return err
 		}
 		if _, err := run(ctx, home, exp...); err != nil {
 			return fmt.Errorf("export %s: %w", rev.ID, err)
@@ -310,12 +320,55 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	return dir.WriteRevision(d.Meta, revisionFile, rev)
 }
 
+// newHome makes the metadata folder's configuration folder afresh:
+// nothing in it steers a command.
+func newHome(d scm.Dirs) (string, error) {
+	home := homeDir(d)
+	if err := os.MkdirAll(d.Meta, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(home); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return "", err
+	}
+	return home, nil
+}
+
+// openBranch makes br a branch without a working tree, branched from the
+// Source's URL up to revision id, when it is not a branch yet.
+func openBranch(ctx context.Context, home string, src scm.Source, id, br string) error {
+	if fi, err := os.Lstat(filepath.Join(br, ".bzr")); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.RemoveAll(br); err != nil {
+		return err
+	}
+	if _, err := run(ctx, home, "branch", "--no-tree", "--revision=revid:"+id, "--", branchURL(src), br); err != nil {
+		return fmt.Errorf("branch %s: %w", branchURL(src), err)
+	}
+	return nil
+}
+
+// pull brings revision id and its ancestry into the branch br from the
+// Source's URL (--overwrite: br may hold another branch's history).
+func pull(ctx context.Context, home string, src scm.Source, id, br string) error {
+	if _, err := run(ctx, home, "pull", "--overwrite", "--revision=revid:"+id, "--directory="+br, "--", branchURL(src)); err != nil {
+		return fmt.Errorf("pull %s from %s: %w", id, branchURL(src), err)
+	}
+	return nil
+}
+
+// envPath is the PATH of every brz command.
+const envPath = "/usr/local/bin:/usr/bin:/bin"
+
 // Env is the environment of every brz command, with home its
 // configuration folder: nothing of the user's or the system's.
 func Env(home string) []string {
 	tmp := os.TempDir()
 	return []string{
-		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"PATH=" + envPath,
 		"HOME=" + home,
 		"TMPDIR=" + tmp,
 		"LANG=C.UTF-8",

@@ -2,12 +2,16 @@ package brz
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/autobuild/autobuild/internal/testutil"
@@ -377,5 +381,235 @@ func TestInputsSharedRepository(t *testing.T) {
 	}
 	if in := (Brz{}).Inputs(scm.Source{Kind: Kind, URL: "bzr://host/branch"}); len(in) != 0 {
 		t.Errorf("Inputs of a remote = %q", in)
+	}
+}
+
+// commitAt commits what work holds with message msg (given as a file),
+// dated sec seconds after the epoch, and returns the revision id.
+func commitAt(t *testing.T, work string, sec int64, msg string, files map[string]string) string {
+	t.Helper()
+	writeTree(t, work, files, nil, nil)
+	f := filepath.Join(testutil.Dir(t), "msg")
+	if err := os.WriteFile(f, []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	brz(t, work, "add", "-q")
+	brz(t, work, "commit", "-q", "--unchanged", "--file", f, "--commit-time", time.Unix(sec, 0).UTC().Format("2006-01-02 15:04:05 -0700"))
+	return revid(t, work)
+}
+
+// t0 is the date of the first commit of the dated histories below.
+const t0 = 1_600_000_000
+
+func at(sec int64) time.Time { return time.Unix(sec, 0) }
+
+// datedBranches makes two branches below top, trunk with a merge and
+// dev:
+//
+//	trunk: a (t0) ─ b (t0+200) ─ m (t0+300, merges s)
+//	dev:      └──── s (t0+150) ─┴─ d (t0+400)
+//
+// with a tag v1 on a in trunk.
+func datedBranches(t *testing.T) (top string, a, s, b, m, d string) {
+	t.Helper()
+	top = testutil.Dir(t)
+	trunk, dev := filepath.Join(top, "trunk"), filepath.Join(top, "dev")
+	brz(t, "/", "init", "-q", "--", trunk)
+	a = commitAt(t, trunk, t0, "a", map[string]string{"f": "a\n"})
+	brz(t, trunk, "tag", "-q", "v1")
+	brz(t, "/", "branch", "-q", "--", trunk, dev)
+	s = commitAt(t, dev, t0+150, "s", map[string]string{"side": "s\n"})
+	b = commitAt(t, trunk, t0+200, "b", map[string]string{"f": "b\n"})
+	brz(t, trunk, "merge", "-q", "--", dev)
+	m = commitAt(t, trunk, t0+300, "m", nil)
+	d = commitAt(t, dev, t0+400, "d", map[string]string{"side": "d\n"})
+	return top, a, s, b, m, d
+}
+
+// TestDatedHistory resolves branches and a tag at several times, and
+// lists the changes across a merge, on one dated history
+// (datedBranches).
+func TestDatedHistory(t *testing.T) {
+	needBrz(t)
+	ctx := context.Background()
+	top, a, s, b, m, d := datedBranches(t)
+	trunk := scm.Source{Kind: Kind, URL: filepath.Join(top, "trunk")}
+
+	// A branch follows its mainline (a merged revision, s, was never
+	// the branch's state); a tag stays pinned; an unknown branch fails
+	// with brz's message. One metadata folder serves each branch.
+	t.Run("ResolveAt", func(t *testing.T) {
+		dev := scm.Source{Kind: Kind, URL: "file://" + top, Branch: "dev"}
+		tag := trunk
+		tag.Tag = "v1"
+		dirs := map[string]scm.Dirs{trunk.URL: newDirs(t), dev.URL: newDirs(t)}
+		for _, tt := range []struct {
+			name string
+			src  scm.Source
+			at   int64
+			want string // "": no revision that old
+		}{
+			{"trunk, before the first commit", trunk, t0 - 1, ""},
+			{"trunk, at a merged commit", trunk, t0 + 160, a},
+			{"trunk, between b and the merge", trunk, t0 + 299, b},
+			{"trunk, at the merge", trunk, t0 + 300, m},
+			{"branch below the URL, before its commit", dev, t0 + 149, a},
+			{"branch below the URL, between its commits", dev, t0 + 399, s},
+			{"branch below the URL, after its commits", dev, t0 + 1000, d},
+			{"tag, whatever the time", tag, t0 - 1000, a},
+		} {
+			rev, err := Brz{}.ResolveAt(ctx, tt.src, at(tt.at), dirs[tt.src.URL])
+			if tt.want == "" {
+				if !errors.Is(err, scm.ErrNoRevisionAt) {
+					t.Errorf("%s: ResolveAt = %v, %v; want an error wrapping %v", tt.name, rev, err, scm.ErrNoRevisionAt)
+				}
+			} else if err != nil || rev.ID != tt.want {
+				t.Errorf("%s: ResolveAt = %v, %v; want %s", tt.name, rev, err, tt.want)
+			}
+		}
+		nope := dev
+		nope.Branch = "nope"
+		rev, err := Brz{}.ResolveAt(ctx, nope, at(t0+1000), newDirs(t))
+		if err == nil || !strings.Contains(err.Error(), "Not a branch") || errors.Is(err, scm.ErrNoRevisionAt) {
+			t.Errorf("ResolveAt(unknown branch) = %v, %v; want brz's Not a branch", rev, err)
+		}
+	})
+
+	// The changes a merge brought, in brz log's order: the merge, what
+	// it merged, then the mainline.
+	t.Run("ChangesAcrossMerge", func(t *testing.T) {
+		dirs := newDirs(t)
+		if err := (Brz{}).Checkout(ctx, trunk, scm.Revision{ID: m}, dirs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name string
+			from string
+			max  int
+			want []string
+		}{
+			{"since the first commit", a, 10, []string{m, s, b}},
+			{"at most 2", a, 2, []string{m, s}},
+			{"since the merged commit", s, 10, []string{m, b}},
+			{"from a later commit of another branch: the newest", d, 10, []string{m, s, b, a}},
+			{"from a revision brz does not have", "nobody@example-20000101000000-x", 3, []string{m, s, b}},
+			{"from a revision number", "1", 10, []string{m, s, b, a}},
+			{"none", m, 10, nil},
+		} {
+			cs, err := Brz{}.Changes(ctx, trunk, dirs, scm.Revision{ID: tt.from}, scm.Revision{ID: m}, tt.max)
+			if err != nil || !slices.Equal(ids(cs), tt.want) {
+				t.Errorf("%s: Changes = %v, %v; want %v", tt.name, ids(cs), err, tt.want)
+			}
+			if tt.name == "since the first commit" && len(cs) == 3 {
+				for i, want := range []struct {
+					sec   int64
+					files []string
+				}{{t0 + 300, []string{"side"}}, {t0 + 150, []string{"side"}}, {t0 + 200, []string{"f"}}} {
+					c := cs[i]
+					if !c.Date.Equal(at(want.sec)) || c.Date.Location() != time.UTC || c.Author != "autobuild <autobuild@localhost>" || !slices.Equal(c.Files, want.files) {
+						t.Errorf("change %d = %+v, want one dated %v by autobuild touching %q", i, c, at(want.sec).UTC(), want.files)
+					}
+				}
+			}
+		}
+		// A revision the metadata folder lacks is an error, not an
+		// empty list; so is a folder with no branch.
+		if cs, err := (Brz{}).Changes(ctx, trunk, dirs, scm.Revision{}, scm.Revision{ID: d}, 10); err == nil || !strings.Contains(err.Error(), "not in the branch") {
+			t.Errorf("Changes up to a revision not there = %v, %v; want an error", cs, err)
+		}
+		if cs, err := (Brz{}).Changes(ctx, trunk, newDirs(t), scm.Revision{}, scm.Revision{ID: m}, 10); err == nil {
+			t.Errorf("Changes in an empty folder = %v, want an error", cs)
+		}
+	})
+
+	// What ResolveAt pulls into a folder that holds an older checkout is
+	// all a Checkout then needs: it succeeds with the source gone.
+	t.Run("ResolveAtFetchServesCheckout", func(t *testing.T) {
+		dirs := newDirs(t)
+		pinned := trunk
+		pinned.Commit = a
+		if err := (Brz{}).Checkout(ctx, pinned, scm.Revision{ID: a}, dirs); err != nil {
+			t.Fatal(err)
+		}
+		// A file only the first checkout's metadata holds: ResolveAt
+		// adds to it, and does not start afresh.
+		marker := filepath.Join(branchDir(dirs), ".bzr", "marker")
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rev, err := Brz{}.ResolveAt(ctx, trunk, at(t0+250), dirs)
+		if err != nil || rev.ID != b {
+			t.Fatalf("ResolveAt = %v, %v; want %s", rev, err, b)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("ResolveAt made the metadata afresh: %v", err)
+		}
+		if err := os.Rename(trunk.URL, trunk.URL+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		if err := (Brz{}).Checkout(ctx, trunk, rev, dirs); err != nil {
+			t.Fatalf("Checkout of what ResolveAt fetched, without the source: %v", err)
+		}
+		if got := readWork(t, dirs, "f"); got != "b\n" {
+			t.Errorf("f = %q, want b", got)
+		}
+	})
+}
+
+func ids(cs []scm.Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// TestChangesMessages: a subject is the first line of a message of
+// several lines; control characters, terminal escapes, text that looks
+// like JSON and a very long line are carried as data. (brz itself
+// refuses a carriage return in a message.)
+func TestChangesMessages(t *testing.T) {
+	needBrz(t)
+	long := strings.Repeat("x", 100_000)
+	msgs := []struct{ name, msg, want string }{
+		{"several lines", "the subject\n\nthe body\nmore body\n", "the subject"},
+		{"control characters", "bell\x07 esc\x1b[2J del\x7f \u202etxt.exe\tend\nsecond", "bell\x07 esc\x1b[2J del\x7f \u202etxt.exe\tend"},
+		{"JSON", `"}]}, {"id": "forged`, `"}]}, {"id": "forged`},
+		{"a very long line", long + "\nsecond", scm.Subject(long)},
+	}
+	r := &brzRepos{}
+	src := r.New(t, map[string]string{"f": "0\n"})
+	first, err := Brz{}.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revs []string
+	for i, m := range msgs {
+		revs = append(revs, commitAt(t, src.URL, time.Now().Unix(), m.msg, map[string]string{"f": strconv.Itoa(i+1) + "\n"}))
+	}
+	last := scm.Revision{ID: revs[len(revs)-1]}
+	d := newDirs(t)
+	if err := (Brz{}).Checkout(context.Background(), src, last, d); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Brz{}.Changes(context.Background(), src, d, first, last, 10)
+	if err != nil || len(cs) != len(msgs) {
+		t.Fatalf("Changes = %d changes, %v; want %d", len(cs), err, len(msgs))
+	}
+	for i, m := range msgs {
+		c := cs[len(cs)-1-i]
+		if c.ID != revs[i] || c.Subject != m.want || !slices.Equal(c.Files, []string{"f"}) {
+			t.Errorf("%s: change %+v, want %s with subject %.300q and file f", m.name, c, revs[i], m.want)
+		}
+	}
+
+	// A rename lists both its paths.
+	brz(t, src.URL, "mv", "-q", "f", "g")
+	renamed := scm.Revision{ID: commitAt(t, src.URL, time.Now().Unix(), "rename", nil)}
+	if err := (Brz{}).Checkout(context.Background(), src, renamed, d); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := (Brz{}).Changes(context.Background(), src, d, last, renamed, 10); err != nil || len(cs) != 1 || !slices.Equal(cs[0].Files, []string{"f", "g"}) {
+		t.Errorf("Changes of a rename = %+v, %v; want one touching f and g", cs, err)
 	}
 }

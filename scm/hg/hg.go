@@ -21,6 +21,23 @@
 // subrepositories (.hgsub) fails its checkout: autobuild does not check
 // them out, and never builds without them.
 //
+// ResolveAt resolves a tag or a commit as Resolve does, whatever the
+// time. For a branch it resolves the head as Resolve does, pulls it into
+// the metadata folder's repository as Checkout would (so the Checkout
+// that follows needs no network), and takes the newest node along the
+// head's first parents dated at or before the time (hg log --rev
+// "max(_firstancestors(id(HEAD)) and date('<SECONDS 0'))"): the states
+// the branch itself went through, never a commit a merge brought in as
+// its second parent. hg dates are whole seconds.
+//
+// Changes reads the metadata folder's repository only: hg log --rev
+// "reverse(only(id(TO), id(FROM) and ::id(TO)))" (every ancestor of TO
+// when FROM is not one), children first, at most max, with hg's json
+// template: node, author, date, the description's first line, and the
+// files hg records for the changeset (for a merge, only those the merge
+// itself had to change). Nodes are matched with id(), never looked up as
+// names.
+//
 // Every hg command runs with an explicit environment: no user or system
 // configuration (HGRCPATH empty), no repository's .hg/hgrc either
 // (HGRCSKIPREPO: hg reads the hgrc of a local source it pulls from, and
@@ -207,47 +224,38 @@ func (Hg) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.
 	if err := validURL(src.URL); err != nil {
 		return err
 	}
-	err := checkout(ctx, src, rev, d)
+	return afresh(ctx, "checkout", d, func() error { return checkout(ctx, src, rev, d) })
+}
+
+// afresh runs f, which works with the repository in the metadata
+// folder, and runs it once more on a new repository if it fails. That
+// repository is a cache of the source's: one a killed pull left with an
+// abandoned transaction must not break every later step. A source that
+// really fails fails again.
+func afresh(ctx context.Context, what string, d scm.Dirs, f func() error) error {
+	err := f()
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	// The repository in the metadata folder is a cache of the source's:
-	// one a killed pull left with an abandoned transaction must not break
-	// every later checkout. Start it afresh once; a source that really
-	// fails fails again.
-	fmt.Fprintf(os.Stderr, "autobuild scm: checkout failed (%v); starting %s afresh\n", err, repoDir(d))
+	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, repoDir(d))
 	if rerr := os.RemoveAll(repoDir(d)); rerr != nil {
 		return fmt.Errorf("%w (and removing %s: %v)", err, repoDir(d), rerr)
 	}
-	return checkout(ctx, src, rev, d)
+	return f()
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
-	for _, p := range []string{d.Work, d.Meta} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(d.Work, 0o755); err != nil {
+		return err
 	}
 	// Current names a revision only once the work tree holds it.
 	if err := dir.ClearRevision(d.Meta, revisionFile); err != nil {
 		return err
 	}
+	if err := fetch(ctx, src, rev.ID, d); err != nil {
+		return err
+	}
 	repo := repoDir(d)
-	if err := openRepo(ctx, repo); err != nil {
-		return err
-	}
-	have, err := hasNode(ctx, repo, rev.ID)
-	if err != nil {
-		return err
-	}
-	if !have {
-		// Only the node and its ancestors; -f: the metadata folder may
-		// hold an unrelated repository's history (the URL changed).
-		// (A source without the node fails the pull: unknown revision.)
-		if _, err := run(ctx, repo, "pull", "--force", "--rev="+rev.ID, "--", src.URL); err != nil {
-			return fmt.Errorf("pull %s from %s: %w", rev.ID, src.URL, err)
-		}
-	}
 	export := exportDir(d)
 	if err := os.RemoveAll(export); err != nil {
 		return err
@@ -270,11 +278,37 @@ func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs)
 	return dir.WriteRevision(d.Meta, revisionFile, rev)
 }
 
+// fetch makes the metadata folder's repository hold node and its
+// ancestors, pulling them from the Source's URL when it does not.
+func fetch(ctx context.Context, src scm.Source, node string, d scm.Dirs) error {
+	if err := os.MkdirAll(d.Meta, 0o755); err != nil {
+		return err
+	}
+	repo := repoDir(d)
+	made, err := openRepo(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if !made {
+		have, err := hasNode(ctx, repo, node)
+		if err != nil || have {
+			return err
+		}
+	}
+	// Only the node and its ancestors; -f: the metadata folder may hold
+	// an unrelated repository's history (the URL changed). (A source
+	// without the node fails the pull: unknown revision.)
+	if _, err := run(ctx, repo, "pull", "--force", "--rev="+node, "--", src.URL); err != nil {
+		return fmt.Errorf("pull %s from %s: %w", node, src.URL, err)
+	}
+	return nil
+}
+
 // openRepo makes repo a repository of this SCM's, kept as the engine's:
 // one that is not (a folder without .hg, a share whose store is
 // elsewhere) is made afresh; its hgrc files are removed (never read:
-// HGRCSKIPREPO).
-func openRepo(ctx context.Context, repo string) error {
+// HGRCSKIPREPO). It reports whether it made repo afresh (then empty).
+func openRepo(ctx context.Context, repo string) (made bool, err error) {
 	dot := filepath.Join(repo, ".hg")
 	fi, err := os.Lstat(dot)
 	if err == nil && fi.IsDir() {
@@ -282,21 +316,21 @@ func openRepo(ctx context.Context, repo string) error {
 		if errors.Is(err, os.ErrNotExist) {
 			for _, name := range []string{"hgrc", "hgrc-not-shared"} {
 				if err := os.RemoveAll(filepath.Join(dot, name)); err != nil {
-					return err
+					return false, err
 				}
 			}
 			if _, err := os.Stat(filepath.Join(dot, "requires")); err == nil {
-				return nil
+				return false, nil
 			}
 		}
 	}
 	if err := os.RemoveAll(repo); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := run(ctx, "", "init", "--", repo); err != nil {
-		return fmt.Errorf("init %s: %w", repo, err)
+		return false, fmt.Errorf("init %s: %w", repo, err)
 	}
-	return nil
+	return true, nil
 }
 
 // hasNode reports whether repo holds node.

@@ -3,13 +3,17 @@ package hg
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/autobuild/autobuild/internal/testutil"
 	"github.com/autobuild/autobuild/scm"
@@ -398,5 +402,223 @@ func TestInterruptedPullRecovers(t *testing.T) {
 	}
 	if got := readWork(t, d, "f"); got != "two\n" {
 		t.Errorf("f = %q", got)
+	}
+}
+
+// commitAt commits files in work with message msg (given as a file: any
+// bytes), dated sec seconds after the epoch, and returns the node.
+func commitAt(t *testing.T, work string, sec int64, msg string, files map[string]string) string {
+	t.Helper()
+	writeTree(t, work, files, nil, nil)
+	f := filepath.Join(testutil.Dir(t), "msg")
+	if err := os.WriteFile(f, []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hg(t, work, "commit", "--addremove", "-q", "--date", strconv.FormatInt(sec, 10)+" 0", "--logfile", f)
+	return hg(t, work, "log", "-r", ".", "-T", "{node}")
+}
+
+// t0 is the date of the first commit of the dated histories below.
+const t0 = 1_600_000_000
+
+func at(sec int64) time.Time { return time.Unix(sec, 0) }
+
+// datedRepo makes a repository whose default branch has a merge:
+//
+//	a (t0) ─ b (t0+200) ─ m (t0+300, merges s)
+//	   └──── s (t0+150) ─┘
+//
+// and a named branch dev from a (d, t0+100), a tag v1 on a (the tag's
+// commit, t0+50, is on a branch of its own), a bookmark mark on s.
+func datedRepo(t *testing.T) (src scm.Source, a, s, b, m, d string) {
+	t.Helper()
+	work := filepath.Join(testutil.Dir(t), "repo")
+	hg(t, "/", "init", "--", work)
+	a = commitAt(t, work, t0, "a", map[string]string{"f": "a\n"})
+	hg(t, work, "branch", "-q", "tags")
+	hg(t, work, "tag", "-q", "--date", strconv.Itoa(t0+50)+" 0", "-r", a, "v1")
+	hg(t, work, "update", "-q", a)
+	hg(t, work, "branch", "-q", "dev")
+	d = commitAt(t, work, t0+100, "d", map[string]string{"f": "d\n"})
+	hg(t, work, "update", "-q", a)
+	s = commitAt(t, work, t0+150, "s", map[string]string{"side": "s\n"})
+	hg(t, work, "bookmark", "-q", "mark")
+	hg(t, work, "update", "-q", a)
+	b = commitAt(t, work, t0+200, "b", map[string]string{"f": "b\n"})
+	hg(t, work, "merge", "-q", s)
+	m = commitAt(t, work, t0+300, "m", nil)
+	return scm.Source{Kind: Kind, URL: work}, a, s, b, m, d
+}
+
+// TestDatedHistory resolves each kind of name at several times, and
+// lists the changes across a merge, on one dated history (datedRepo).
+func TestDatedHistory(t *testing.T) {
+	needHg(t)
+	ctx := context.Background()
+	src, a, s, b, m, d := datedRepo(t)
+
+	// A branch follows its first parents (a merge's second parent, s,
+	// was never the branch's state); a tag stays pinned; an unknown
+	// branch fails with hg's message. One metadata folder serves them
+	// all.
+	t.Run("ResolveAt", func(t *testing.T) {
+		dirs := newDirs(t)
+		dev, tag, mark := src, src, src
+		dev.Branch, tag.Tag, mark.Branch = "dev", "v1", "mark"
+		for _, tt := range []struct {
+			name string
+			src  scm.Source
+			at   int64
+			want string // "": no revision that old
+		}{
+			{"default, before the first commit", src, t0 - 1, ""},
+			{"default, at a side commit merged later", src, t0 + 160, a},
+			{"default, between b and the merge", src, t0 + 299, b},
+			{"default, at the merge", src, t0 + 300, m},
+			{"named branch, before its commit", dev, t0 + 99, a},
+			{"named branch, after its commit", dev, t0 + 1000, d},
+			{"bookmark", mark, t0 + 1000, s},
+			{"tag, whatever the time", tag, t0 - 1000, a},
+		} {
+			rev, err := Hg{}.ResolveAt(ctx, tt.src, at(tt.at), dirs)
+			if tt.want == "" {
+				if !errors.Is(err, scm.ErrNoRevisionAt) {
+					t.Errorf("%s: ResolveAt = %v, %v; want an error wrapping %v", tt.name, rev, err, scm.ErrNoRevisionAt)
+				}
+			} else if err != nil || rev.ID != tt.want {
+				t.Errorf("%s: ResolveAt = %v, %v; want %s", tt.name, rev, err, tt.want)
+			}
+		}
+		nope := src
+		nope.Branch = "nope"
+		rev, err := Hg{}.ResolveAt(ctx, nope, at(t0+1000), dirs)
+		if err == nil || !strings.Contains(err.Error(), "unknown revision 'nope'") || errors.Is(err, scm.ErrNoRevisionAt) {
+			t.Errorf("ResolveAt(unknown branch) = %v, %v; want hg's unknown revision", rev, err)
+		}
+	})
+
+	// The changes a merge brought: those of both its parents' lines
+	// since the last build, children first.
+	t.Run("ChangesAcrossMerge", func(t *testing.T) {
+		dirs := newDirs(t)
+		if err := (Hg{}).Checkout(ctx, src, scm.Revision{ID: m}, dirs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name string
+			from string
+			max  int
+			want []string
+		}{
+			{"since the first commit", a, 10, []string{m, b, s}},
+			{"at most 2", a, 2, []string{m, b}},
+			{"since the merged side commit", s, 10, []string{m, b}},
+			{"from another branch: the newest", d, 10, []string{m, b, s, a}},
+			{"from a node hg does not have", strings.Repeat("ab", 20), 3, []string{m, b, s}},
+			{"from a bookmark's name", "mark", 10, []string{m, b, s, a}},
+			{"none", m, 10, nil},
+		} {
+			cs, err := Hg{}.Changes(ctx, src, dirs, scm.Revision{ID: tt.from}, scm.Revision{ID: m}, tt.max)
+			if err != nil || !slices.Equal(ids(cs), tt.want) {
+				t.Errorf("%s: Changes = %v, %v; want %v", tt.name, ids(cs), err, tt.want)
+			}
+			if tt.name == "since the first commit" && len(cs) == 3 {
+				for i, want := range []struct {
+					sec   int64
+					files []string
+				}{{t0 + 300, nil}, {t0 + 200, []string{"f"}}, {t0 + 150, []string{"side"}}} {
+					c := cs[i]
+					if !c.Date.Equal(at(want.sec)) || c.Date.Location() != time.UTC || c.Author != "autobuild" || !slices.Equal(c.Files, want.files) {
+						t.Errorf("change %d = %+v, want one dated %v by autobuild touching %q", i, c, at(want.sec).UTC(), want.files)
+					}
+				}
+			}
+		}
+		// A node the metadata folder lacks is an error, not an empty
+		// list; so is a folder with no repository.
+		if cs, err := (Hg{}).Changes(ctx, src, dirs, scm.Revision{}, scm.Revision{ID: strings.Repeat("cd", 20)}, 10); err == nil {
+			t.Errorf("Changes up to a node not there = %v, want an error", cs)
+		}
+		if cs, err := (Hg{}).Changes(ctx, src, newDirs(t), scm.Revision{}, scm.Revision{ID: m}, 10); err == nil {
+			t.Errorf("Changes in an empty folder = %v, want an error", cs)
+		}
+	})
+
+	// What ResolveAt pulls into a folder that holds an older checkout is
+	// all a Checkout then needs: it succeeds with the source gone.
+	t.Run("ResolveAtFetchServesCheckout", func(t *testing.T) {
+		dirs := newDirs(t)
+		if err := (Hg{}).Checkout(ctx, scm.Source{Kind: Kind, URL: src.URL, Commit: a}, scm.Revision{ID: a}, dirs); err != nil {
+			t.Fatal(err)
+		}
+		// A file only the first checkout's metadata holds: ResolveAt
+		// adds to it, and does not start afresh.
+		marker := filepath.Join(repoDir(dirs), ".hg", "marker")
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rev, err := Hg{}.ResolveAt(ctx, src, at(t0+250), dirs)
+		if err != nil || rev.ID != b {
+			t.Fatalf("ResolveAt = %v, %v; want %s", rev, err, b)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("ResolveAt made the metadata afresh: %v", err)
+		}
+		if err := os.Rename(src.URL, src.URL+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		if err := (Hg{}).Checkout(ctx, src, rev, dirs); err != nil {
+			t.Fatalf("Checkout of what ResolveAt fetched, without the source: %v", err)
+		}
+		if got := readWork(t, dirs, "f"); got != "b\n" {
+			t.Errorf("f = %q, want b", got)
+		}
+	})
+}
+
+func ids(cs []scm.Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// TestChangesMessages: a subject is the first line of a message of
+// several lines; control characters, terminal escapes, text that looks
+// like hg's JSON and a very long line are carried as data.
+func TestChangesMessages(t *testing.T) {
+	needHg(t)
+	long := strings.Repeat("x", 100_000)
+	msgs := []struct{ name, msg, want string }{
+		{"several lines", "the subject\n\nthe body\nmore body\n", "the subject"},
+		{"control characters", "bell\x07 esc\x1b[2J del\x7f \u202etxt.exe\tend\nsecond", "bell\x07 esc\x1b[2J del\x7f \u202etxt.exe\tend"},
+		{"JSON of hg's", `"}, {"node": "` + strings.Repeat("0", 40) + `", "desc": "forged`, `"}, {"node": "` + strings.Repeat("0", 40) + `", "desc": "forged`},
+		{"a very long line", long + "\nsecond", scm.Subject(long)},
+	}
+	r := &hgRepos{}
+	src := r.New(t, map[string]string{"f": "0\n"})
+	first, err := Hg{}.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for i, m := range msgs {
+		nodes = append(nodes, commitAt(t, src.URL, time.Now().Unix(), m.msg, map[string]string{"f": strconv.Itoa(i+1) + "\n"}))
+	}
+	last := scm.Revision{ID: nodes[len(nodes)-1]}
+	d := newDirs(t)
+	if err := (Hg{}).Checkout(context.Background(), src, last, d); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Hg{}.Changes(context.Background(), src, d, first, last, 10)
+	if err != nil || len(cs) != len(msgs) {
+		t.Fatalf("Changes = %d changes, %v; want %d", len(cs), err, len(msgs))
+	}
+	for i, m := range msgs {
+		c := cs[len(cs)-1-i]
+		if c.ID != nodes[i] || c.Subject != m.want || !slices.Equal(c.Files, []string{"f"}) {
+			t.Errorf("%s: change %+v, want %s with subject %.300q and file f", m.name, c, nodes[i], m.want)
+		}
 	}
 }
