@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ const scmE2EScript = "#!/bin/sh\nset -eu\ncp version \"$AUTOBUILD_PACKAGE_ROOT/v
 // builds the source's files and nothing else, the second picks up the
 // change, and the third, with no change, reuses the module (and, with
 // revFile, runs no checkout: its metadata folder's revision file is not
-// rewritten).
+// rewritten). The second run lists the change; a fourth, --timestamp of
+// a time between the two versions, gives the first build back (a source
+// without history, kind dir, fails it: it no longer holds that content).
 func checkSCMModule(t *testing.T, f *farm, mod string, revFile bool, change func()) {
 	t.Helper()
 	published := func(name string) string {
@@ -40,12 +43,26 @@ func checkSCMModule(t *testing.T, f *farm, mod string, revFile bool, change func
 		t.Errorf("the build saw the files %q", got)
 	}
 
+	// Commit times are whole seconds: the time between the versions
+	// lies a second after the first and a second before the change.
+	now := time.Now()
+	at := now.Truncate(time.Second).Add(time.Second)
+	time.Sleep(at.Add(time.Second + 10*time.Millisecond).Sub(now))
+	first := module(f.status(), mod).Revision
 	change()
 	if r := f.run(); r.code != 0 {
 		t.Fatal(r.dump())
 	}
-	if m := module(f.status(), mod); !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
+	m := module(f.status(), mod)
+	if !m.State.OK() || strings.Contains(m.Reason, "unchanged") {
 		t.Fatalf("after a change: %s (%s)", m.State, m.Reason)
+	}
+	if mod == "dirmod" {
+		if len(m.Changes) != 0 {
+			t.Errorf("a plain folder listed changes %+v", m.Changes)
+		}
+	} else if len(m.Changes) == 0 || !slices.Contains(m.Changes[0].Files, "version") || m.ChangesSince != first {
+		t.Errorf("after a change: changes %+v since %q; want the commit of version, since %s", m.Changes, m.ChangesSince, first)
 	}
 	if got := published("version"); got != "two\n" {
 		t.Errorf("the run after a change built %q", got)
@@ -66,11 +83,22 @@ func checkSCMModule(t *testing.T, f *farm, mod string, revFile bool, change func
 	if m := module(f.status(), mod); !strings.Contains(m.Reason, "unchanged since run 2") {
 		t.Errorf("a run with no change: %s (%s), want unchanged since run 2", m.State, m.Reason)
 	}
-	if !revFile {
+	if revFile {
+		if after, err := os.Stat(rev); err != nil || !after.ModTime().Equal(before.ModTime()) {
+			t.Errorf("a run with no change ran a checkout (revision file %v, %v)", after, err)
+		}
+	}
+
+	r := f.run("--timestamp", at.UTC().Format(time.RFC3339))
+	m = module(f.status(), mod)
+	if mod == "dirmod" {
+		if r.code != 1 || !strings.Contains(m.Reason, "no revision at or before") {
+			t.Errorf("--timestamp of a changed folder: %s (%s); want it failed\n%s", m.State, m.Reason, r.dump())
+		}
 		return
 	}
-	if after, err := os.Stat(rev); err != nil || !after.ModTime().Equal(before.ModTime()) {
-		t.Errorf("a run with no change ran a checkout (revision file %v, %v)", after, err)
+	if r.code != 0 || m.Revision != first || published("version") != "one\n" {
+		t.Errorf("--timestamp %v: %s (%s) at %s, built %q; want the first build's %s\n%s", at, m.State, m.Reason, m.Revision, published("version"), first, r.dump())
 	}
 }
 
