@@ -27,18 +27,18 @@ type planSource struct {
 }
 
 type planModule struct {
-	Name        string   `json:"name"`
-	Depends     []string `json:"depends,omitempty"`
-	Source      string   `json:"source"`
-	Ref         string   `json:"ref"`
+	Name    string   `json:"name"`
+	Depends []string `json:"depends,omitempty"`
+	Source  string   `json:"source"`
+	Ref     string   `json:"ref"`
 	// Sources are a module's several sources, each with its folder.
-	Sources []planSource `json:"sources,omitempty"`
-	Command     string   `json:"command"`
-	Trust       string   `json:"trust"`
-	Network     string   `json:"network"`
-	Confined    bool     `json:"confined"`
-	SELinuxType string   `json:"selinux_type,omitempty"`
-	MCS         string   `json:"mcs"`
+	Sources     []planSource `json:"sources,omitempty"`
+	Command     string       `json:"command"`
+	Trust       string       `json:"trust"`
+	Network     string       `json:"network"`
+	Confined    bool         `json:"confined"`
+	SELinuxType string       `json:"selinux_type,omitempty"`
+	MCS         string       `json:"mcs"`
 	// StepMCS is the level its steps run at: its own MCS categories.
 	StepMCS string `json:"step_mcs"`
 	UID     int    `json:"uid"`
