@@ -422,7 +422,6 @@ func readAnswer(tmp string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxAnswer+1))
 }
 
-
 // Tree is what the engine remembers of a module's source folder.
 type Tree struct {
 	// Revision is the revision the folder holds ("" unknown).
