@@ -13,7 +13,11 @@
 //   - the makespan of a random 200-module DAG of sleep builds at -j N
 //     against max(critical path, total work / N) and GNU make -j N;
 //   - `plan` of a chain of 10,000 modules against ten times that of
-//     1,000 (what linear planning takes).
+//     1,000 (what linear planning takes);
+//   - a no-change run over 200 modules of every source kind (git, svn,
+//     cvs, hg, brz, darcs, fossil, dir) against a sequential shell loop
+//     of each tool's own newest-revision query over the same
+//     repositories (scm.go).
 //
 // Synthetic modules are generated in a temporary folder. `make bench` runs it.
 package main
@@ -42,7 +46,7 @@ import (
 
 var (
 	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
-	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm")
 	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
 	jobs      = flag.Int("j", 4, "workers for the makespan figure")
 	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
@@ -86,6 +90,9 @@ func main() {
 	}
 	if want("plan") {
 		benchPlan(bin, filepath.Join(work, "plan"))
+	}
+	if want("scm") {
+		benchSCM(bin, filepath.Join(work, "scm"))
 	}
 }
 
