@@ -6,15 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/autobuild/autobuild/internal/testutil"
 )
 
 // brzTool runs brz in dir, with no configuration or plugins but the
 // test's.
 func brzTool(t *testing.T, dir string, args ...string) {
 	t.Helper()
-	if _, err := exec.LookPath("brz"); err != nil {
-		t.Skip("no brz command (Debian package brz)")
-	}
+	testutil.NeedTool(t, "brz", "brz")
 	home := t.TempDir()
 	cmd := exec.Command("brz", append([]string{"--no-plugins"}, args...)...)
 	cmd.Dir = dir

@@ -25,9 +25,7 @@ func darcsTool(t *testing.T, home, dir string, args ...string) {
 // checkout. (Darcs records no file modes: the build runs the script
 // with sh.)
 func TestDarcsModule(t *testing.T) {
-	if _, err := exec.LookPath("darcs"); err != nil {
-		testutil.Skip(t, "darcs is not installed (Debian package darcs)")
-	}
+	testutil.NeedTool(t, "darcs", "darcs")
 	f := newFarm(t)
 	home := t.TempDir()
 	repo := filepath.Join(f.dir, "repos", "darcsmod")

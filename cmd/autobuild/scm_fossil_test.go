@@ -24,9 +24,7 @@ func fossilTool(t *testing.T, home, dir string, args ...string) {
 // level, picks up a new check-in, and a run with no change reuses it
 // without a checkout.
 func TestFossilModule(t *testing.T) {
-	if _, err := exec.LookPath("fossil"); err != nil {
-		testutil.Skip(t, "fossil is not installed (Debian package fossil)")
-	}
+	testutil.NeedTool(t, "fossil", "fossil")
 	f := newFarm(t)
 	home, wc := t.TempDir(), t.TempDir()
 	repo := filepath.Join(f.dir, "repos", "fslmod.fossil")

@@ -6,14 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/autobuild/autobuild/internal/testutil"
 )
 
 // hgTool runs hg in dir, with no configuration but the test's.
 func hgTool(t *testing.T, dir string, args ...string) {
 	t.Helper()
-	if _, err := exec.LookPath("hg"); err != nil {
-		t.Skip("no hg command (Debian package mercurial)")
-	}
+	testutil.NeedTool(t, "hg", "mercurial")
 	cmd := exec.Command("hg", args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "HGRCPATH=", "HGPLAIN=1", "HGUSER=test", "LC_ALL=C.UTF-8"}

@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,4 +86,27 @@ func Skip(t testing.TB, reason string) {
 		t.Fatalf("cannot run, and skipping is disallowed: %s", reason)
 	}
 	t.Skip(reason)
+}
+
+// NeedTool skips the test when the command name is not on PATH (pkg is
+// the Debian package that has it), or fails it when
+// AUTOBUILD_TEST_REQUIRE_TOOLS or AUTOBUILD_TEST_DISALLOW_SKIP is set:
+// .ci/run installs every tool the tests use and sets the first, so in CI a
+// missing tool is a failure, not a skip.
+func NeedTool(t testing.TB, name, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	Missing(t, fmt.Sprintf("no %s command (Debian package %s)", name, pkg))
+}
+
+// Missing skips the test because a tool it needs is missing, or fails it
+// where the tools are required (see NeedTool).
+func Missing(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("AUTOBUILD_TEST_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s, and the tools are required here (AUTOBUILD_TEST_REQUIRE_TOOLS)", reason)
+	}
+	Skip(t, reason)
 }

@@ -21,9 +21,7 @@ import (
 
 func needBrz(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("brz"); err != nil {
-		t.Skip("no brz command (Debian package brz)")
-	}
+	testutil.NeedTool(t, "brz", "brz")
 }
 
 func TestConformance(t *testing.T) {

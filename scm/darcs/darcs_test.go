@@ -25,9 +25,7 @@ import (
 
 func need(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("darcs"); err != nil {
-		testutil.Skip(t, "darcs is not installed (Debian package darcs)")
-	}
+	testutil.NeedTool(t, "darcs", "darcs")
 }
 
 // dcs runs darcs in the repository repo with a home of the test's own.

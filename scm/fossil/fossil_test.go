@@ -22,9 +22,7 @@ import (
 
 func need(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("fossil"); err != nil {
-		testutil.Skip(t, "fossil is not installed (Debian package fossil)")
-	}
+	testutil.NeedTool(t, "fossil", "fossil")
 }
 
 // fsl runs fossil in wd with a home of the test's own.

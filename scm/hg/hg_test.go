@@ -22,9 +22,7 @@ import (
 
 func needHg(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("hg"); err != nil {
-		t.Skip("no hg command (Debian package mercurial)")
-	}
+	testutil.NeedTool(t, "hg", "mercurial")
 }
 
 func TestConformance(t *testing.T) {
