@@ -30,8 +30,9 @@ func TestExclusiveAndReleased(t *testing.T) {
 
 func TestDeadHolderIsTakenOver(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "lock")
-	// A process that takes the lock and is killed while holding it.
-	cmd := exec.Command("flock", "--nonblock", "--close", p, "sleep", "60")
+	// A process that takes the lock and is killed while holding it. It
+	// waits for the lock: the loop below holds it for moments.
+	cmd := exec.Command("flock", "--close", p, "sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Skip("flock(1) not available:", err)
 	}
