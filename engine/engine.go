@@ -130,6 +130,7 @@ type runner struct {
 
 	counter int
 	start   time.Time
+	legacy  legacyStamp // Test-AutoBuild's counter and timestamp (legacy.go)
 	arch    *archive.Archive
 	logDir  string
 	keys    []string // cache key per module, set when it finished OK

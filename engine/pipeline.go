@@ -67,6 +67,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 	}
 	ki.DepKeys, ki.Command, ki.Env = deps, m.Command, m.Env
 	ki.Level, ki.LevelRules, ki.Version = m.Trust, r.policy.Levels.Rules(m.Trust), Version
+	ki.InstallRoot = r.installRootKey(i)
 	res.Key = cachekey.Key(ki)
 
 	// 3. A build that failed with these very inputs fails again without
@@ -135,6 +136,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		Deps: buildDeps, Counter: r.counter, Start: r.start, Revision: res.Revision,
 		Timeout: m.Timeout, Profile: r.policy.Profile(m.Trust, m.Name, depNames, depRoots),
 		Log: r.sources[i].log, Say: say, LogLimit: r.cfg.LogLimit(m),
+		Stamp: r.stamp(ctx), Merged: m.MergedInstallRoot(),
 	})
 	res.Enforced, res.Missing = sr.Enforced, sr.Missing
 	res.LogDiscarded += sr.OutputDiscarded

@@ -22,6 +22,12 @@
 //     build root), so named Unix sockets, which ignore the network
 //     namespace, and the host's processes are out of reach. Profile.Hide
 //     takes paths back out of a system folder (a build root under /etc).
+//   - A merged folder (Profile.Merge, merge_linux.go): an overlay of one
+//     Write path over Read paths, mounted by the helper in the view
+//     before Landlock (for an unconfined step, over the host's path in a
+//     mount namespace of its own); Run removes what the overlay left in
+//     the folder once the step is over. Never weakened: a step whose
+//     merged folder cannot be made does not run (StageMerge).
 //   - SELinux: the parent writes the level's context (with the module's
 //     MCS categories) to /proc/thread-self/attr/exec on a locked OS
 //     thread, starts the child, and resets the attribute, always.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,6 +106,11 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	if len(missing) > 0 && !step.Profile.AllowWeaker {
 		return Result{}, fmt.Errorf("%w: trust level %q needs %s", ErrUnsupported,
 			step.Profile.Level, strings.Join(missing, ", "))
+	}
+	if step.Profile.Merge != nil {
+		if err := r.checkMerge(step.Profile, absent); err != nil {
+			return Result{}, err
+		}
 	}
 	if step.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -201,6 +207,14 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 	} else if res.ExitCode != 0 {
 		res.Exhausted = exhausted(step.Profile, cmd.ProcessState)
 	}
+	// What the overlay left in the merged folder goes, whatever became
+	// of the step: its whole tree is gone, nothing writes there now.
+	var cleanErr error
+	if m := step.Profile.Merge; m != nil {
+		if err := cleanMerged(m); err != nil {
+			cleanErr = &StepError{Stage: StageMerge, Level: step.Profile.Level, Msg: "remove what the overlay left in the merged folder: " + err.Error()}
+		}
+	}
 	// A record on the status pipe means the command never ran, whatever
 	// the exit code says: a helper's 125 is no build failure.
 	if status != nil {
@@ -210,6 +224,9 @@ func (r *Exec) Run(ctx context.Context, step *Step) (Result, error) {
 			}
 			return res, serr
 		}
+	}
+	if cleanErr != nil {
+		return res, cleanErr
 	}
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
@@ -235,7 +252,7 @@ func readStatus(f *os.File, level string) *StepError {
 	var st helperStatus
 	if err := json.Unmarshal(b, &st); err == nil {
 		switch st.Stage {
-		case StageConfine, StagePrepare, StageExec:
+		case StageConfine, StagePrepare, StageExec, StageMerge:
 			return &StepError{Stage: st.Stage, Level: level, Msg: st.Message}
 		}
 	}
@@ -254,7 +271,7 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		// namespace, the helper is its init: its death ends them all.)
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if !step.Profile.Confined && step.Prepare == nil {
+	if !step.Profile.Confined && step.Prepare == nil && step.Profile.Merge == nil {
 		path, err := lookPath(step.Args[0], step.Env)
 		if err != nil {
 			return nil, nil, &StepError{Stage: StageExec, Level: step.Profile.Level, Msg: err.Error()}
@@ -273,7 +290,8 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 		}
 		return true
 	}
-	// An unconfined step gets here only to run its Prepare: no namespaces.
+	// An unconfined step gets here only to run its Prepare, or to mount
+	// its merged folder: then in a mount namespace, nothing more.
 	if step.Profile.Confined && has("pid-namespace") {
 		attr.Cloneflags |= syscall.CLONE_NEWPID
 	}
@@ -282,7 +300,7 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 	}
 	// A mount namespace, in which the helper builds the step's file
 	// system view (mount_linux.go).
-	if step.Profile.Confined && has("mount-namespace") {
+	if step.Profile.Confined && has("mount-namespace") || !step.Profile.Confined && step.Profile.Merge != nil {
 		attr.Cloneflags |= syscall.CLONE_NEWNS
 	}
 	if attr.Cloneflags != 0 && !r.Host.Root {
@@ -297,6 +315,11 @@ func (r *Exec) command(ctx context.Context, step *Step, absent []string) (*exec.
 			// user namespace gives, to build the view; it drops every
 			// capability before the step's exec (mount_linux.go).
 			attr.AmbientCaps = viewAmbientCaps
+			if step.Profile.Merge != nil {
+				// The overlay works in its work folder (mode 0) with the
+				// mounter's credentials: over the engine's own files.
+				attr.AmbientCaps = append(slices.Clone(viewAmbientCaps), mergeAmbientCaps...)
+			}
 		}
 	}
 	p := step.Profile

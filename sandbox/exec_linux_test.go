@@ -65,6 +65,28 @@ func TestExecUnsupported(t *testing.T) {
 	}
 }
 
+// A step whose merged folder this host cannot make is refused, never run
+// without it, whether the level allows weaker confinement or not.
+func TestExecMergeRefused(t *testing.T) {
+	tests := []struct {
+		name        string
+		lack        func(h *sandbox.Host)
+		allowWeaker bool
+	}{
+		{"no overlay", func(h *sandbox.Host) { h.Overlay = false }, false},
+		{"no overlay, weaker confinement allowed", func(h *sandbox.Host) { h.Overlay = false }, true},
+		{"no mount namespace, weaker confinement allowed", func(h *sandbox.Host) { h.MountNS = false }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := sandbox.ProbeHost()
+			tc.lack(&h)
+			sandboxtest.MergeRefused(t, &sandbox.Exec{Self: helper, Host: h}, tc.allowWeaker)
+		})
+	}
+}
+
 // An unconfined step can start a process that leaves its process group
 // (setsid) and keeps its output pipe open; Run must still return soon
 // after the step itself exits.

@@ -138,6 +138,12 @@ func helperMain(status int) (stage string, err error) {
 		if err := confine(p, spec); err != nil {
 			return confineStage(err), err
 		}
+	} else if p.Merge != nil {
+		// Unconfined: the merged folder, over the host's path, in the
+		// step's mount namespace; nothing else changes.
+		if err := mergeInPlace(p, spec.EngineMountNS); err != nil {
+			return StageMerge, err
+		}
 	}
 	// The uid change cleared the parent-death signal: armed again before
 	// the Prepare, so a long one still dies with the engine, and the

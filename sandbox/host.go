@@ -15,6 +15,9 @@ type Host struct {
 	// MountNS: a step can have a mount namespace of its own, and mount in
 	// it, to build its file system view (mount_linux.go).
 	MountNS bool
+	// Overlay: the kernel mounts overlay file systems, which a step's
+	// merged folder is (Profile.Merge).
+	Overlay bool
 	SELinux bool
 	// NoCgroup: steps get no cgroup of their own even where the host has
 	// a writable cgroup v2 (probed once per process when first needed).
@@ -30,7 +33,7 @@ func (h Host) cgroup() string {
 }
 
 // DisableEnv names mechanisms to treat as missing on this host, comma
-// separated: landlock, netns, pidns, mountns, selinux, cgroup. It exists to test
+// separated: landlock, netns, pidns, mountns, overlay, selinux, cgroup. It exists to test
 // configurations (and autobuild itself) against weaker hosts: a run then
 // refuses, or with allow_weaker_confinement runs and reports what it lacked.
 const DisableEnv = "AUTOBUILD_SANDBOX_DISABLE"
@@ -46,6 +49,8 @@ func (h *Host) disable(list string) {
 			h.PidNS = false
 		case "mountns":
 			h.MountNS = false
+		case "overlay":
+			h.Overlay = false
 		case "selinux":
 			h.SELinux = false
 		case "cgroup":

@@ -67,11 +67,16 @@ func (e *dirError) Error() string { return e.err.Error() }
 func (e *dirError) Unwrap() error { return e.err }
 
 // confineStage is the stage a failure of confine belongs to: the
-// confinement's, except a working directory the step cannot have.
+// confinement's, except a working directory the step cannot have, and a
+// merged folder that could not be made.
 func confineStage(err error) string {
 	var de *dirError
-	if errors.As(err, &de) {
+	var me *mergeError
+	switch {
+	case errors.As(err, &de):
 		return StageExec
+	case errors.As(err, &me):
+		return StageMerge
 	}
 	return StageConfine
 }
@@ -125,6 +130,12 @@ type viewOptions struct {
 	// Dir is the working directory to end in: "" for /, a relative one
 	// for the current one (a step's exec.Cmd entered it already).
 	Dir string
+	// Merge, when set, is mounted over its Dir (which Write holds) once
+	// every host path is bound, the skeleton folders made in Dir as
+	// MergeUID and MergeGID (-1: as the caller is). A failure is a
+	// *mergeError.
+	Merge              *Merge
+	MergeUID, MergeGID int
 	// HostPID: the process stays in the host's PID namespace (the
 	// engine), so the view gets the host's /proc, and its /sys, bound
 	// read-only, recursively, instead of a /proc of its own. (A user
@@ -150,6 +161,7 @@ func enterView(p Profile, dir string, engine uint64) ([]landlock.Rule, error) {
 	if err := buildView(viewOptions{
 		Read: p.Read, Write: p.Write, Hide: p.Hide,
 		Resolv: p.Network != NetNone,
+		Merge:  p.Merge, MergeUID: p.UID, MergeGID: p.GID,
 		// A private tmpfs lives in memory: bound, like a file, by the
 		// step's file size limit.
 		TmpSize: p.Limits.FileSize,
@@ -403,6 +415,16 @@ func buildView(o viewOptions) error {
 		}
 	}
 
+	// 5b. The merged folder, over the bind of its Dir: its layers are
+	// reached through the host's root (the work folder is in no view,
+	// and must be under the same mount as Dir), so it is mounted before
+	// the host is let go; the overlay keeps its layers after.
+	if o.Merge != nil {
+		if err := mergeMount(o.Merge, hostDir, o.MergeUID, o.MergeGID); err != nil {
+			return err
+		}
+	}
+
 	// 6. Let go of the host: after this no path leads out of the view.
 	if err := unix.Unmount(hostDir, unix.MNT_DETACH); err != nil {
 		return viewErr("detach the host's root", err)
@@ -653,7 +675,11 @@ func unescapeMountinfo(s string) string {
 // resolveHost returns the canonical host path of path (every symlink
 // followed, as the host resolves it) and copies each symlink it follows
 // into the view at the same place, with the same target.
-func resolveHost(path string) (string, error) {
+func resolveHost(path string) (string, error) { return walkHost(path, true) }
+
+// walkHost is resolveHost, copying the symlinks into the view only when
+// copyLinks (a path the view does not show leaves no trace in it).
+func walkHost(path string, copyLinks bool) (string, error) {
 	cur := "/"
 	rest := strings.Split(filepath.Clean("/"+path), "/")
 	for hops := 0; len(rest) > 0; {
@@ -685,11 +711,13 @@ func resolveHost(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := os.MkdirAll(cur, 0o755); err != nil {
-			return "", viewErr("mkdir "+cur, err)
-		}
-		if err := os.Symlink(target, next); err != nil && !errors.Is(err, unix.EEXIST) {
-			return "", viewErr("symlink "+next, err)
+		if copyLinks {
+			if err := os.MkdirAll(cur, 0o755); err != nil {
+				return "", viewErr("mkdir "+cur, err)
+			}
+			if err := os.Symlink(target, next); err != nil && !errors.Is(err, unix.EEXIST) {
+				return "", viewErr("symlink "+next, err)
+			}
 		}
 		if strings.HasPrefix(target, "/") {
 			cur = "/"

@@ -28,6 +28,7 @@ func ProbeHost() Host {
 		host.PidNS = probeClone(syscall.CLONE_NEWPID)
 		host.UserNS = probeClone(syscall.CLONE_NEWUSER)
 		host.MountNS = probeMountNS()
+		host.Overlay = probeOverlay()
 		host.disable(os.Getenv(DisableEnv))
 	})
 	return host

@@ -42,6 +42,40 @@ type Profile struct {
 	// AllowWeaker lets the step run when a mechanism is missing; the
 	// missing ones are reported in Result.Missing.
 	AllowWeaker bool `json:"allow_weaker,omitempty"`
+	// Merge, when set, shows the step a folder merged with others
+	// beneath it (see Merge). It is never weakened: a step whose merged
+	// folder cannot be made does not run (StageMerge), AllowWeaker or not.
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+// Merge is a folder a step sees as the union of other folders beneath
+// what it holds: an overlay mount, made by the helper in the step's own
+// mount namespace before its confinement (so that Landlock's rule for
+// Dir, which binds the inode it names, covers the merged folder).
+//
+// The step reads Lower through Dir and writes into Dir only: a file of a
+// lower folder it changes is copied up into Dir first, one it deletes is
+// hidden by a whiteout in Dir; the lower folders never change. Before the
+// mount, Dir gets an empty folder (the step's own) for every folder of
+// the lower ones the step may read, so that it may add files beside
+// theirs; after the step, Run removes from Dir what the overlay left
+// there (whiteouts, its extended attributes, those folders where they
+// are still empty) and empties Work, so Dir holds what the step wrote,
+// as plain files. A file of a lower folder keeps its owner in the merged
+// folder: a step running as another uid may delete or replace it (as
+// install(1) does), not change it in place.
+type Merge struct {
+	// Dir is the merged folder, at its own path; what the step writes
+	// there lands in it. Confined, it must be one of the profile's Write
+	// paths.
+	Dir string `json:"dir"`
+	// Lower are the folders beneath Dir, read-only: where two hold the
+	// same path, the first one's is seen. Missing and empty ones are left
+	// out; with none left, the step sees Dir as it is.
+	Lower []string `json:"lower,omitempty"`
+	// Work is the overlay's own folder: empty, on Dir's file system and
+	// under the same mount, and in no step's view.
+	Work string `json:"work"`
 }
 
 // Step is one process the engine starts.
@@ -150,14 +184,19 @@ const (
 	StagePrepare = "prepare"
 	// StageExec: the command could not be found or executed.
 	StageExec = "exec"
+	// StageMerge: the step's merged folder (Profile.Merge) could not be
+	// made, or what the overlay left in it could not be removed after.
+	StageMerge = "merge"
 )
 
 // StepError is a step that failed before its command ran: it could not
-// be confined, its Prepare failed, or its command could not be executed.
-// Only a confinement failure is ErrUnsupported; the others are failures
-// of the step, not of the host.
+// be confined, its Prepare failed, its merged folder could not be made,
+// or its command could not be executed (or, StageMerge, what the overlay
+// left in its merged folder could not be removed after it ran). Only a
+// confinement failure is ErrUnsupported; the others are failures of the
+// step, not of the host.
 type StepError struct {
-	Stage string // StageConfine, StagePrepare or StageExec
+	Stage string // StageConfine, StagePrepare, StageMerge or StageExec
 	Level string // the profile's trust level
 	Msg   string
 }
@@ -171,6 +210,8 @@ func (e *StepError) Error() string {
 		what = "prepare failed"
 	case StageExec:
 		what = "cannot execute the command"
+	case StageMerge:
+		what = "cannot merge its folder"
 	}
 	if e.Level != "" {
 		return fmt.Sprintf("sandbox: trust level %q: %s: %s", e.Level, what, e.Msg)

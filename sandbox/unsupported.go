@@ -73,6 +73,9 @@ func EnterEngineView(read, write []string) error {
 // LabelDir does nothing: no SELinux here.
 func LabelDir(dir, fileType string) error { return nil }
 
+// EmptyMergeWork does nothing: no step ever runs here.
+func EmptyMergeWork(dir string) error { return nil }
+
 // DiskSpace is not measured on this platform.
 func DiskSpace(string) (Space, error) {
 	return Space{}, fmt.Errorf("%w on %s", ErrUnsupported, runtime.GOOS)

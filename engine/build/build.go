@@ -2,7 +2,9 @@
 // confined at its trust level, with the environment of the build
 // contract (README.md, "The build contract", documents every variable
 // Env sets, the list of dependencies in DepsFile, and the budgets that
-// keep the environment within what Linux lets a program start with).
+// keep the environment within what Linux lets a program start with;
+// "Running Test-AutoBuild scripts unchanged" the names of Test-AutoBuild
+// and the merged install root, legacy.go).
 package build
 
 import (
@@ -56,6 +58,14 @@ type Request struct {
 	LogLimit int64
 	// Say writes a line to the module's log.
 	Say func(format string, args ...any)
+	// Stamp, where set, is what AUTOBUILD_COUNTER and AUTOBUILD_TIMESTAMP
+	// say instead of Counter and Start (see Stamp).
+	Stamp Stamp
+	// Merged shows the build its install root over its dependencies'
+	// (executor.Merge), as Test-AutoBuild's one shared install root
+	// showed them: at $AUTOBUILD_INSTALL_ROOT, read-only beneath what the
+	// build writes there, which is all its install root holds after.
+	Merged bool
 }
 
 // Error is a build that ran and failed, or could not run.
@@ -95,6 +105,10 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (sandbox.Result
 	for i, d := range req.Deps {
 		inputs[i] = d.Root
 	}
+	var merge *executor.Merge
+	if req.Merged && len(req.Deps) > 0 {
+		merge = &executor.Merge{Dir: req.Dirs.Install, Lower: MergedLower(req.Deps)}
+	}
 	env, notes := Env(req, ws.IsDir)
 	req.Say("build: %s (trust level %s, timeout %s)", req.Command, req.Profile.Level, req.Timeout)
 	for _, n := range notes {
@@ -113,12 +127,16 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (sandbox.Result
 		Profile:  req.Profile,
 		Inputs:   inputs,
 		Outputs:  []string{req.Dirs.Source, req.Dirs.Install, req.Dirs.Package, req.Dirs.Tmp},
+		Merge:    merge,
 	})
 	switch {
 	case err != nil:
 		reason := err.Error()
 		if errors.Is(err, syscall.E2BIG) || strings.Contains(reason, syscall.E2BIG.Error()) {
 			reason += ": " + envSize(env)
+		}
+		if se := (*sandbox.StepError)(nil); errors.As(err, &se) && se.Stage == sandbox.StageMerge {
+			reason += " (" + mergeHint + ")"
 		}
 		return res, &Error{Reason: reason, Err: err}
 	case res.TimedOut:
@@ -253,18 +271,29 @@ func Env(req Request, isDir func(string) bool) (env, notes []string) {
 	search("LD_LIBRARY_PATH", "", "usr/local/lib", "usr/lib", "usr/lib64", "lib")
 	search("LIBRARY_PATH", "", "usr/local/lib", "usr/lib", "usr/lib64", "lib")
 	search("CPATH", "", "usr/local/include", "usr/include")
+	counter, stamp := strconv.Itoa(req.Counter), req.Start.UTC().Format(time.RFC3339)
+	if req.Stamp.Counter != "" {
+		counter = req.Stamp.Counter
+	}
+	if req.Stamp.Timestamp != "" {
+		stamp = req.Stamp.Timestamp
+	}
+	if req.Stamp.Note != "" {
+		notes = append(notes, req.Stamp.Note)
+	}
 	env = append(env,
 		"AUTOBUILD_MODULE="+req.Module,
 		"AUTOBUILD_SOURCE_ROOT="+req.Dirs.Source,
 		"AUTOBUILD_INSTALL_ROOT="+req.Dirs.Install,
 		"AUTOBUILD_PACKAGE_ROOT="+req.Dirs.Package,
-		"AUTOBUILD_COUNTER="+strconv.Itoa(req.Counter),
-		"AUTOBUILD_TIMESTAMP="+req.Start.UTC().Format(time.RFC3339),
+		"AUTOBUILD_COUNTER="+counter,
+		"AUTOBUILD_TIMESTAMP="+stamp,
 		"AUTOBUILD_REVISION="+req.Revision,
 		"AUTOBUILD_LEVEL="+req.Profile.Level,
 		"AUTOBUILD_DEPS_FILE="+filepath.Join(req.Dirs.Tmp, DepsFile),
 		"AUTOBUILD_RESULTS_FILE="+filepath.Join(req.Dirs.Tmp, ResultsFile),
 	)
+	env = append(env, LegacyEnv(req.Dirs.Install, counter)...)
 	roots := make([]string, len(req.Deps))
 	for i, d := range req.Deps {
 		roots[i] = d.Root

@@ -29,6 +29,9 @@ type Inputs struct {
 	// LevelRules is the resolved trust level (network, paths, limits).
 	LevelRules string
 	Version    string
+	// InstallRoot is "merged" when the build sees its dependencies'
+	// install roots beneath its own, "" when it sees its own only.
+	InstallRoot string
 }
 
 // Source is one of a module's several sources.
@@ -65,6 +68,9 @@ func Key(in Inputs) string {
 	line("level", in.Level)
 	line("level-rules", in.LevelRules)
 	line("version", in.Version)
+	if in.InstallRoot != "" {
+		line("install-root", in.InstallRoot) // absent: the keys of builds that saw their own only
+	}
 	_, _ = io.WriteString(h, "end\n")
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -23,6 +23,7 @@ func TestEveryInputChangesTheKey(t *testing.T) {
 		"level":       func(in *Inputs) { in.Level = "network" },
 		"level rules": func(in *Inputs) { in.LevelRules = "net outgoing" },
 		"version":     func(in *Inputs) { in.Version = "2" },
+		"merged":      func(in *Inputs) { in.InstallRoot = "merged" },
 	}
 	for name, change := range changes {
 		in := base

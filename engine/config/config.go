@@ -69,6 +69,18 @@ type Config struct {
 	// StaleLockAfter is how long a run may hold the lock before the runs
 	// it keeps out say so (younger, they exit 3 quietly).
 	StaleLockAfter time.Duration `config:"stale_lock_after"`
+	// Env holds KEY=VALUE pairs for every module's build; Load merges
+	// them into each module's Env, where the module's own win.
+	Env []string `config:"env"`
+	// Counter is what AUTOBUILD_COUNTER says: CounterRun (the default)
+	// or one of Test-AutoBuild's counters (legacy.go).
+	Counter string `config:"counter"`
+	// TimestampFormat is how AUTOBUILD_TIMESTAMP is written:
+	// TimestampRFC3339 (the default) or TimestampEpoch.
+	TimestampFormat string `config:"timestamp_format"`
+	// InstallRoot is the install_root of every module that sets none
+	// (InstallRootMerged when this is empty too).
+	InstallRoot string `config:"install_root"`
 	// Timestamp, when set, builds every module as its source was at that
 	// time (see ParseTimestamp); AsOf is the time it names.
 	Timestamp string    `config:"timestamp"`
@@ -99,7 +111,8 @@ type Module struct {
 	Depends []string `config:"depends"`
 	// Command is run with /bin/sh -c in the module's source folder.
 	Command string `config:"command"`
-	// Env holds extra KEY=VALUE pairs for the build.
+	// Env holds extra KEY=VALUE pairs for the build (after Load, with
+	// the global env's it does not set).
 	Env    []string `config:"env"`
 	Groups []string `config:"groups"`
 	// Timeout is written with a unit (90s, 5m, 1h30m): a bare number is
@@ -120,6 +133,10 @@ type Module struct {
 	Label string `config:"label"`
 	// Links are pages about the module (its home page, its bug tracker).
 	Links []Link `config:"links"`
+
+	// InstallRoot is InstallRootMerged (the default) or InstallRootOwn:
+	// what the build sees at its install root (legacy.go).
+	InstallRoot string `config:"install_root"`
 }
 
 // Link is a page about a module.

@@ -426,6 +426,9 @@ func (l *loader) validate(c *Config) error {
 			return l.wrap(l.err("modules", "%v", err), err)
 		}
 	}
+	if err := l.legacy(c); err != nil {
+		return err
+	}
 	return l.dropDisabled(c)
 }
 

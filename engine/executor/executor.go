@@ -15,6 +15,7 @@ package executor
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -54,6 +55,23 @@ type Step struct {
 	// when it ends is its result; what they hold when it starts (a
 	// build's list of its dependencies, in its temp folder) it reads too.
 	Outputs []string
+	// Merge, when set, shows the step one of its Outputs merged over some
+	// of its Inputs (a build's install root over its dependencies'):
+	// see Merge.
+	Merge *Merge
+}
+
+// Merge asks for a merged folder (sandbox.Merge): the step sees Dir, one
+// of its Outputs, at its own path, over Lower, folders of its Inputs
+// (where two hold the same path, the first one's is seen), and writes
+// into Dir only. When the step ends, Dir holds what it wrote, as plain
+// files; Lower never changes. The executor keeps the overlay's work
+// folder, out of every step's sight. A step whose merged folder cannot be
+// made does not run: the error is a *sandbox.StepError of stage
+// sandbox.StageMerge.
+type Merge struct {
+	Dir   string
+	Lower []string
 }
 
 // DefaultLogLimit is a step's LogLimit when none is given: 64 MiB, far
@@ -158,11 +176,20 @@ func (l *Local) Self() string { return l.Bin }
 func (l *Local) Workspace() Workspace { return localWS{l.WS} }
 
 // Run implements Executor. The step's Inputs become read rules of its
-// profile, its Outputs write rules: the folders are the same here.
+// profile, its Outputs write rules: the folders are the same here. A
+// merged folder's work folder is the module's folder of overlay-work/ in
+// the build root, which no step's view holds.
 func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
 	p := s.Profile
 	p.Read = union(p.Read, s.Inputs)
 	p.Write = union(p.Write, s.Outputs)
+	if s.Merge != nil {
+		work, err := l.mergeWork(s.Module, s.ID)
+		if err != nil {
+			return sandbox.Result{}, &sandbox.StepError{Stage: sandbox.StageMerge, Level: p.Level, Msg: "prepare the work folder: " + err.Error()}
+		}
+		p.Merge = &sandbox.Merge{Dir: s.Merge.Dir, Lower: s.Merge.Lower, Work: work}
+	}
 	limit := s.LogLimit
 	if limit <= 0 {
 		limit = DefaultLogLimit
@@ -172,6 +199,38 @@ func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
 		OutputLimit: limit, Timeout: s.Timeout, Profile: p,
 		Name: s.Module + "-" + l.kind(s), Scope: l.Scope,
 	})
+}
+
+// MergeWorkDir is the top folder, in the build root, of the work folders
+// of modules' merged folders (Merge): one per module, empty between its
+// steps.
+const MergeWorkDir = "overlay-work"
+
+// mergeWork prepares module's work folder for a merged folder: empty,
+// the module's (owned by its uid when steps run as their own, labelled
+// as an install root at its categories, which its step mounts with),
+// under the same mount as its install root.
+func (l *Local) mergeWork(module string, id sandbox.ID) (string, error) {
+	top := filepath.Join(l.WS.Root, MergeWorkDir)
+	dir := filepath.Join(top, module)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := sandbox.LabelDir(top, "autobuild_var_lib_t"); err != nil {
+		return "", err
+	}
+	if err := sandbox.EmptyMergeWork(dir); err != nil {
+		return "", err
+	}
+	if l.WS.SeparateUIDs {
+		if err := os.Chown(dir, id.UID, id.UID); err != nil {
+			return "", err
+		}
+	}
+	if err := sandbox.LabelModuleDir(dir, sandbox.InstallType, id.MCS()); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // union is a followed by the paths of b it lacks, in a new slice: a

@@ -190,6 +190,8 @@ func Run(t *testing.T, r sandbox.Runner) {
 	t.Run("LeftoverHoldingOutput", func(t *testing.T) { t.Parallel(); testOutputHolder(t, r) })
 	t.Run("Confinement", func(t *testing.T) { t.Parallel(); testConfinement(t, r) })
 	t.Run("OutputLimit", func(t *testing.T) { t.Parallel(); testOutputLimit(t, r) })
+	t.Run("MergedFolder", func(t *testing.T) { t.Parallel(); testMerge(t, r) })
+	t.Run("MergedFolderAttacks", func(t *testing.T) { t.Parallel(); testMergeAttacks(t, r) })
 }
 
 // truncated is the line a limited output's writer gets in place of what

@@ -153,6 +153,61 @@ func Run(t *testing.T, newExecutor func(t *testing.T, root string) executor.Exec
 					t.Errorf("a confined step wrote its input")
 				}
 			})
+			t.Run("merged folder", func(t *testing.T) {
+				// The module's install root over its input: the step
+				// reads the input there, replaces and deletes its files
+				// and adds its own; after, the root holds only what the
+				// step wrote, the input is unchanged, and the executor's
+				// work folder is empty.
+				own, in := ws.Layout().InstallDir("m"), ws.Layout().InstallDir("lib")
+				for _, d := range []string{own, in} {
+					if err := ws.PrepareDir(d, id, true); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for name, body := range map[string]string{"input": "from the dependency\n", "share/gone": "delete me\n"} {
+					if err := os.MkdirAll(filepath.Join(in, filepath.Dir(name)), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(in, name), []byte(body), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var log bytes.Buffer
+				res, err := ex.Run(context.Background(), &executor.Step{
+					Module: "m", ID: id, Args: []string{"/bin/sh", "-c", `set -e; cd "$M"
+cat input > seen; echo mine > input.new; mv input.new input; rm share/gone; echo own > share/mine`}, Dir: out,
+					Env: append(executor.BaseEnv(out), "M="+own), Stdout: &log, Stderr: &log,
+					Profile: p, Inputs: []string{in}, Outputs: []string{out, own},
+					Merge: &executor.Merge{Dir: own, Lower: []string{in}},
+				})
+				if err != nil || res.ExitCode != 0 {
+					t.Fatalf("exit %d, %v: %s", res.ExitCode, err, log.String())
+				}
+				var got []string
+				filepath.WalkDir(own, func(p string, d os.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						b, _ := os.ReadFile(p)
+						rel, _ := filepath.Rel(own, p)
+						got = append(got, fmt.Sprintf("%s %v %q", rel, d.Type().IsRegular(), b))
+					}
+					return err
+				})
+				want := []string{`input true "mine\n"`, `seen true "from the dependency\n"`, `share/mine true "own\n"`}
+				if !slices.Equal(got, want) {
+					t.Errorf("the install root holds %q, want %q", got, want)
+				}
+				if b, err := os.ReadFile(filepath.Join(in, "input")); err != nil || string(b) != "from the dependency\n" {
+					t.Errorf("the input changed: %q, %v", b, err)
+				}
+				if _, err := os.Stat(filepath.Join(in, "share", "gone")); err != nil {
+					t.Errorf("the input lost a file: %v", err)
+				}
+				work := filepath.Join(ws.Layout().Root, executor.MergeWorkDir, "m")
+				if names, err := os.ReadDir(work); err != nil || len(names) > 0 {
+					t.Errorf("the work folder %s holds %v (%v)", work, names, err)
+				}
+			})
 			t.Run("log limit", func(t *testing.T) {
 				// 3 MiB of output, a limit of 1 MiB: the log keeps its
 				// start and end within the limit and says what it lost;
