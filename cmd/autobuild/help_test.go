@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // change to it shows up as a diff of testdata/help-*.golden.
 func TestHelpGolden(t *testing.T) {
 	t.Setenv("AUTOBUILD_CONFIG", "")
-	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"plan", "--help"}, {"doctor", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"plan", "--help"}, {"doctor", "--help"}, {"import", "--help"}} {
 		name := "help-" + strings.TrimPrefix(strings.Join(args[:len(args)-1], "-"), "-")
 		if len(args) == 1 {
 			name = "help-root"

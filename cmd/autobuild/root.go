@@ -112,7 +112,7 @@ is enabled. If a level cannot be enforced, the run refuses (exit 4).
 		// not cobra's generic error; with no command it prints this help.
 		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("unknown command %q for %q (commands: run, plan, doctor, status)", args[0], cmd.CommandPath())
+				return fmt.Errorf("unknown command %q for %q (commands: run, plan, doctor, status, import)", args[0], cmd.CommandPath())
 			}
 			return nil
 		}),
@@ -122,6 +122,6 @@ is enabled. If a level cannot be enforced, the run refuses (exit 4).
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
 	g.AddFlags(root.PersistentFlags())
-	root.AddCommand(newRunCommand(g), newPlanCommand(g), newDoctorCommand(g), newStatusCommand(g))
+	root.AddCommand(newRunCommand(g), newPlanCommand(g), newDoctorCommand(g), newStatusCommand(g), newImportCommand(g))
 	return root
 }
