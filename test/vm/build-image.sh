@@ -27,7 +27,7 @@ IMAGE_SIZE=${IMAGE_SIZE:-3G}
 # hostile-module suite need); "stable" = bookworm's 6.1 (Landlock ABI 2).
 KERNEL=${AUTOBUILD_VM_KERNEL:-backports}
 case "$KERNEL" in backports|stable) ;; *) echo "AUTOBUILD_VM_KERNEL must be backports or stable" >&2; exit 2 ;; esac
-PACKAGES=linux-image-amd64,systemd-sysv,udev,selinux-policy-default,policycoreutils,selinux-utils,checkpolicy,semodule-utils,selinux-policy-dev,make,m4,git,procps,jq,ca-certificates
+PACKAGES=linux-image-amd64,systemd-sysv,udev,selinux-policy-default,policycoreutils,selinux-utils,checkpolicy,semodule-utils,selinux-policy-dev,make,m4,gcc,libc6-dev,git,procps,jq,ca-certificates
 
 if [ -z "${MIRROR:-}" ]; then
 	MIRROR=$(grep -rhoE '^URIs: *http[^ ]*/debian$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | sed 's/^URIs: *//') || true

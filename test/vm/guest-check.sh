@@ -667,7 +667,7 @@ wc -c </etc/autobuild/autobuild.yaml >\"\$out/conf\" 2>&1"
 	# inherited descriptors and secure mode (here: autobuild_t). Skips are
 	# failures (AUTOBUILD_TEST_DISALLOW_SKIP). TCG is ~10x slower than the
 	# host: the engine-kill test kills 20 engines instead of 100.
-	e2e_run='^(TestHostile.*|TestIsolatedBuildSeesOnlyItsView|TestIsolationControl|TestEngineFilesUnderASystemFolderAreHidden|TestBuildCannotSteerTheNextCheckout(Control)?|TestBuildCannotLockItsCheckout|TestPublishedArtifactOutlivesItsBuild|TestPublishSurvivesALongArtifactPath|TestPublishIgnoresLogsNamedOutsideTheLogFolder|TestNoSurvivorsAfterEngineKill|TestInheritedDescriptorsDoNotReachSteps|TestSecureMode.*)$'
+	e2e_run='^(TestHostile.*|TestIsolatedBuildSeesOnlyItsView|TestIsolationControl|TestEngineFilesUnderASystemFolderAreHidden|TestBuildCannotSteerTheNextCheckout(Control)?|TestBuildCannotLockItsCheckout|TestPublishedArtifactOutlivesItsBuild|TestPublishSurvivesALongArtifactPath|TestPublishIgnoresLogsNamedOutsideTheLogFolder|TestNoSurvivorsAfterEngineKill|TestInheritedDescriptorsDoNotReachSteps|TestSecureMode.*|TestTestAutoBuildScripts|TestTestAutoBuildHostileScript|TestMergedInstallRootRefused)$'
 	e2e_env="AUTOBUILD_BIN=$ab AUTOBUILD_TEST_DISALLOW_SKIP=1 AUTOBUILD_KILL_TEST_COUNT=20 TMPDIR=/var/tmp/e2e"
 	echo "-- e2e isolation suite (the payload's binary, bin_t: the engine stays in unconfined_t; --secure: autobuild_t)"
 	if [ ! -x "$ci/e2e.test" ]; then
