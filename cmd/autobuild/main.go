@@ -25,6 +25,7 @@ import (
 	_ "github.com/autobuild/autobuild/scm/git"    // wires the git SCM into the registry
 	_ "github.com/autobuild/autobuild/scm/hg"     // wires the hg SCM into the registry
 	_ "github.com/autobuild/autobuild/scm/svn"    // wires the svn SCM into the registry
+	_ "github.com/autobuild/autobuild/scm/tla"    // wires the tla SCM into the registry
 )
 
 // Exit codes, for cron. Documented in --help, README.md and the man page.

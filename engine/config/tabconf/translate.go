@@ -480,7 +480,7 @@ var repoTypes = map[string]struct{ typ, kind string }{
 
 var noBackend = map[string]string{
 	"p4":  "autobuild has no Perforce backend",
-	"tla": "autobuild has no GNU Arch backend",
+	"tla": "import does not translate GNU Arch repositories: give the module source: {kind: tla, url: LOCATION#ARCHIVE/CATEGORY--BRANCH--VERSION} by hand",
 	"svk": "autobuild has no SVK backend",
 	"mtn": "autobuild has no Monotone backend",
 }

@@ -225,7 +225,7 @@ func TestImportFarm12(t *testing.T) {
 		"repositories/anon-cvs/label":       {"label = Anonymous CVS", "no repositories"},
 		"repositories/anon-cvs/env/CVS_RSH": {"CVS_RSH", "clean environment"},
 		"repositories/perforce":             {"perforce = {", "no Perforce backend"},
-		"repositories/arch":                 {"arch = {", "no GNU Arch backend"},
+		"repositories/arch":                 {"arch = {", "does not translate GNU Arch repositories"},
 		"isos":                              {"isos = {", "ISO images"},
 		"modules/libfoo/adminEmail":         {"foo-admin@", "sends no mail"},
 		"modules/libfoo/links/[1]":          {"^href = http://cvs.example.org", "query"},
@@ -236,7 +236,7 @@ func TestImportFarm12(t *testing.T) {
 		"modules/app/depends/[3]":           {"      oldlib", "oldlib is disabled"},
 		"modules/tools/dir":                 {"dir = tools-checkout", "source-root/<its name>"},
 		"modules/p4mod":                     {"^repository = perforce", "no Perforce backend"},
-		"modules/tlamod":                    {"^repository = arch", "no GNU Arch backend"},
+		"modules/tlamod":                    {"^repository = arch", "does not translate GNU Arch repositories"},
 		"modules/_private":                  {"_private = {", "not a module name"},
 	}, []string{
 		"buildRoot", "hostname", "httpPrefix", "features", "features/cache", "features/checkout", "features/createrepo_index",
