@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/autobuild/autobuild/engine/report"
+	"github.com/autobuild/autobuild/publish"
+	"github.com/autobuild/autobuild/publish/logtail"
 )
 
 // tailLines is how many lines of a failed module's log the run report
@@ -81,63 +78,14 @@ func (r runReport) write(w io.Writer) {
 // site's address is configured: the site publishes a module's log as
 // logs/<module>.log.
 func (r runReport) logURL(m report.Module) string {
-	base := r.baseURL
-	if r.filesURL != "" {
-		base = r.filesURL
-	}
-	if base == "" {
-		return ""
-	}
-	return strings.TrimSuffix(base, "/") + "/logs/" + url.PathEscape(m.Name+".log")
+	return publish.LogURL(r.baseURL, r.filesURL, m.Name)
 }
 
-// lastLines returns up to n last lines of the file at path, reading at
-// most its last 64 KiB, each cleaned of control characters (a log is the
-// build's output: it must not drive the reader's terminal).
-func lastLines(path string, n int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	const window = 64 << 10
-	if info, err := f.Stat(); err == nil && info.Size() > window {
-		if _, err := f.Seek(info.Size()-window, io.SeekStart); err != nil {
-			return nil, err
-		}
-	}
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), window)
-	for sc.Scan() {
-		lines = append(lines, clean(sc.Text()))
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return lines, nil
-}
+// lastLines returns up to n last lines of the file at path, bounded and
+// cleaned of control characters (a log is the build's output: it must not
+// drive the reader's terminal); the alert mails quote the same.
+func lastLines(path string, n int) ([]string, error) { return logtail.Last(path, n) }
 
-// clean replaces what a terminal or a mail reader would interpret
-// (control characters, invalid UTF-8) and bounds a line's length.
-func clean(s string) string {
-	const maxLen = 300
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= maxLen {
-			b.WriteString("…")
-			break
-		}
-		switch {
-		case r == utf8.RuneError:
-			b.WriteRune('?')
-		case r == '\t':
-			b.WriteString("    ")
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// clean replaces what a terminal or a mail reader would interpret and
+// bounds a line's length.
+func clean(s string) string { return logtail.Clean(s) }
