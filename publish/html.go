@@ -41,40 +41,45 @@ var index = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE ht
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>autobuild run {{.Run.Counter}}: {{.Verdict}}</title>
-<link rel="alternate" type="application/atom+xml" title="autobuild runs" href="feed.atom">
+<title>{{.Title}} run {{.Run.Counter}}: {{.Verdict}}</title>
+<meta name="color-scheme" content="light dark">
+<link rel="alternate" type="application/atom+xml" title="{{.Title}} runs" href="feed.atom">
+<link rel="alternate" type="application/atom+xml" title="{{.Title}} failures" href="failures.atom">
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 .built,.reused,.ok{color:#1a7f37;font-weight:600}.failed,.bad{color:#cf222e;font-weight:600}.skipped{color:#9a6700;font-weight:600}
 code{font-size:.9em}ul.changes{margin:.3em 0;padding-left:1.2em;max-width:40em}.warn{color:#cf222e}small{color:#666}
 </style>
+<style>{{.Theme}}</style>
 </head>
 <body>
-<h1>autobuild run {{.Run.Counter}}: <span class="{{if .Summary.OK}}ok{{else}}bad{{end}}">{{.Verdict}}</span></h1>
+<h1>{{.Title}} run {{.Run.Counter}}: <span class="{{if .Summary.OK}}ok{{else}}bad{{end}}">{{.Verdict}}</span></h1>
 {{if not .Run.AsOf.IsZero}}<p><strong>Sources as of {{when .Run.AsOf}}</strong> (<code>--timestamp</code>): every module was checked out as it was then.</p>
 {{end}}<p>Started {{when .Run.Start}}, took {{dur .Run.Duration}}.
 {{.Summary.Built}} built, {{.Summary.Reused}} reused, {{.Summary.Failed}} failed, {{.Summary.Skipped}} skipped.
-Machine-readable: <a href="status.json">status.json</a>; runs as a feed: <a href="feed.atom">feed.atom</a>.</p>
-<table>
+Machine-readable: <a href="status.json">status.json</a>; the run's packages: <a href="packages.html">packages.html</a>; runs as a feed: <a href="feed.atom">feed.atom</a>, failures only: <a href="failures.atom">failures.atom</a>;
+status badge: <a href="badges/all.svg"><img class="badge" src="badges/all.svg" alt="{{.Title}}: {{.Verdict}}"></a> (each module's feed and badge are linked beside its name).</p>
+<div class="scroll"><table class="modules">
 <thead><tr><th>Module</th><th>Status</th><th>Revision</th><th>Trust level</th><th>Duration</th><th>Log</th><th>Artifacts</th></tr></thead>
 <tbody>
 {{range .Modules}}<tr id="{{.Name}}">
-<td>{{.Name}}{{if .Label}} <small>{{.Label}}</small>{{end}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}{{if .Links}}<br><small>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}" rel="nofollow noopener">{{or $l.Label $l.Href}}</a>{{end}}</small>{{end}}</td>
-<td class="{{.State}}">{{.State}}{{if .Reason}}<br><small>{{.Reason}}</small>{{end}}{{with .Tests}}<br><small>{{if .Unreadable}}results file not read: {{.Unreadable}}{{else}}tests ({{if eq .Format "junit"}}JUnit{{else}}TAP{{end}}): {{.Passed}} passed, {{.Failed}} failed, {{.Skipped}} skipped{{end}}</small>{{if .Failures}}<details style="font-weight:normal;color:#222"><summary><small>failing tests</small></summary><ul class="changes">{{range .Failures}}<li><code>{{.Name}}</code>{{if .Message}}<br><small style="white-space:pre-wrap">{{.Message}}</small>{{end}}</li>{{end}}{{if .FailuresOmitted}}<li><small>and {{.FailuresOmitted}} more</small></li>{{end}}</ul></details>{{end}}{{end}}</td>
-<td><code title="{{.Revision}}">{{short .Revision}}</code>{{if .Changes}}<details><summary><small>{{len .Changes}} {{if .ChangesSince}}change{{if gt (len .Changes) 1}}s{{end}} since <code title="{{.ChangesSince}}">{{short .ChangesSince}}</code>{{else}}newest change{{if gt (len .Changes) 1}}s{{end}}{{end}}</small></summary><ul class="changes">{{range .Changes}}<li>{{if .Source}}<small>{{.Source}}:</small> {{end}}<code title="{{.ID}}">{{short .ID}}</code> {{.Subject}}<br><small>{{.Author}}, {{when .Date}}{{if .Files}}: {{range $i, $f := .Files}}{{if $i}}, {{end}}{{$f}}{{end}}{{end}}{{if .FilesOmitted}} and {{.FilesOmitted}} more{{end}}</small></li>{{end}}</ul></details>{{end}}</td>
-<td>{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
-<td>{{dur .Duration}}</td>
-<td>{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}{{if .LogDiscarded}}<br><small class="warn">log cut: {{size .LogDiscarded}} beyond the log limit left out</small>{{end}}</td>
-<td>{{range .Files}}<a href="{{.URL}}" download>{{.Name}}</a> <small>{{size .Size}}</small><br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
+<td data-label="Module">{{.Name}}{{if .Label}} <small>{{.Label}}</small>{{end}}{{if .Groups}} <small>[{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{end}}]</small>{{end}}{{if .Depends}}<br><small>needs {{range $i, $d := .Depends}}{{if $i}}, {{end}}<a href="#{{$d}}">{{$d}}</a>{{end}}</small>{{end}}{{if .Links}}<br><small>{{range $i, $l := .Links}}{{if $i}} · {{end}}<a href="{{$l.Href}}" rel="nofollow noopener">{{or $l.Label $l.Href}}</a>{{end}}</small>{{end}}{{if .FeedURL}}<br><small><a href="{{.FeedURL}}" type="application/atom+xml">feed</a>{{if .BadgeURL}} · <a href="{{.BadgeURL}}">badge</a>{{end}}</small>{{end}}</td>
+<td data-label="Status" class="{{.State}}">{{.State}}{{if .Reason}}<br><small>{{.Reason}}</small>{{end}}{{with .Tests}}<br><small>{{if .Unreadable}}results file not read: {{.Unreadable}}{{else}}tests ({{if eq .Format "junit"}}JUnit{{else}}TAP{{end}}): {{.Passed}} passed, {{.Failed}} failed, {{.Skipped}} skipped{{end}}</small>{{if .Failures}}<details style="font-weight:normal;color:#222"><summary><small>failing tests</small></summary><ul class="changes">{{range .Failures}}<li><code>{{.Name}}</code>{{if .Message}}<br><small style="white-space:pre-wrap">{{.Message}}</small>{{end}}</li>{{end}}{{if .FailuresOmitted}}<li><small>and {{.FailuresOmitted}} more</small></li>{{end}}</ul></details>{{end}}{{end}}</td>
+<td data-label="Revision"><code title="{{.Revision}}">{{short .Revision}}</code>{{if .Changes}}<details><summary><small>{{len .Changes}} {{if .ChangesSince}}change{{if gt (len .Changes) 1}}s{{end}} since <code title="{{.ChangesSince}}">{{short .ChangesSince}}</code>{{else}}newest change{{if gt (len .Changes) 1}}s{{end}}{{end}}</small></summary><ul class="changes">{{range .Changes}}<li>{{if .Source}}<small>{{.Source}}:</small> {{end}}<code title="{{.ID}}">{{short .ID}}</code> {{.Subject}}<br><small>{{.Author}}, {{when .Date}}{{if .Files}}: {{range $i, $f := .Files}}{{if $i}}, {{end}}{{$f}}{{end}}{{end}}{{if .FilesOmitted}} and {{.FilesOmitted}} more{{end}}</small></li>{{end}}</ul></details>{{end}}</td>
+<td data-label="Trust level">{{.Level}}{{if .Missing}}<br><small class="warn">not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</small>{{end}}</td>
+<td data-label="Duration">{{dur .Duration}}</td>
+<td data-label="Log">{{if .LogURL}}<a href="{{.LogURL}}">log</a>{{else if .LogUnavailable}}<small class="warn">log unavailable: {{.LogUnavailable}}</small>{{end}}{{if .LogDiscarded}}<br><small class="warn">log cut: {{size .LogDiscarded}} beyond the log limit left out</small>{{end}}</td>
+<td data-label="Artifacts">{{range .Files}}<a href="{{.URL}}" download>{{.Name}}</a> <small>{{size .Size}}</small>{{with .Package}} <small class="pkg">{{.Kind}} {{.Name}} {{.Version}}{{with .Arch}} {{.}}{{end}}</small>{{end}}<br>{{end}}{{if .Unpublished}}<small class="warn">artifacts not published: {{.Unpublished}}</small>{{end}}</td>
 </tr>
 {{end}}</tbody>
-</table>
+</table></div>
 {{if .Run.Disabled}}<p><small>Disabled (<code>enabled: false</code>): {{range $i, $d := .Run.Disabled}}{{if $i}}, {{end}}{{$d}}{{end}}</small></p>
 {{end}}{{if .Run.History}}<h2>Recent runs</h2>
-<table><thead><tr><th>Run</th><th>Started</th><th>Duration</th><th>Built</th><th>Reused</th><th>Failed</th><th>Skipped</th></tr></thead><tbody>
-{{range .Run.History}}<tr><td>{{.Counter}}</td><td>{{when .Start}}</td><td>{{dur .Duration}}</td><td>{{.Built}}</td><td>{{.Reused}}</td><td class="{{if .Failed}}failed{{end}}">{{.Failed}}</td><td>{{.Skipped}}</td></tr>
-{{end}}</tbody></table>{{end}}
+<div class="scroll"><table class="history"><thead><tr><th>Run</th><th>Started</th><th>Duration</th><th>Built</th><th>Reused</th><th>Failed</th><th>Skipped</th></tr></thead><tbody>
+{{range .History}}{{if .NoChange}}<tr class="nochange"><td>{{if gt .Runs 1}}{{.First}}–{{end}}{{.Counter}}</td><td colspan="6">{{if gt .Runs 1}}{{.Runs}} runs{{else}}one run{{end}} with no change (every module reused, nothing failed){{if gt .Runs 1}}, started {{when .FirstStart}} to {{when .Start}}{{else}}, started {{when .Start}}{{end}}</td></tr>
+{{else}}<tr><td>{{.Counter}}</td><td>{{when .Start}}</td><td>{{dur .Duration}}</td><td>{{.Built}}</td><td>{{.Reused}}</td><td class="{{if .Failed}}failed{{end}}">{{.Failed}}</td><td>{{.Skipped}}</td></tr>
+{{end}}{{end}}</tbody></table></div>{{end}}
 </body>
 </html>
 `))
@@ -98,15 +103,19 @@ type pageModule struct {
 	report.Module
 	LogURL string
 	Files  []pageFile
+	// FeedURL and BadgeURL link the module's feed and badge (none for a
+	// name too long for their files).
+	FeedURL, BadgeURL string
 }
 
 // pageFile is a published artifact: its link and readable name.
 type pageFile struct {
 	URL, Name string
 	Size      int64
+	Package   *report.Package // what it says of itself, when a package
 }
 
-func renderIndex(w io.Writer, run *report.Run, l links) error {
+func renderIndex(w io.Writer, run *report.Run, l links, title string) error {
 	s := run.Summarize()
 	verdict := "all modules built"
 	if !s.OK() {
@@ -118,9 +127,16 @@ func renderIndex(w io.Writer, run *report.Run, l links) error {
 		if m.Log != "" {
 			mods[i].LogURL = l.href(m.Log)
 		}
+		// Feeds and badges are the site's own pages, never on FilesURL.
+		if len(m.Name)+len(".atom") <= maxName {
+			mods[i].FeedURL = links{}.href("feeds/" + m.Name + ".atom")
+		}
+		if len(m.Name)+len(".svg") <= maxName && m.Name != "all" {
+			mods[i].BadgeURL = links{}.href("badges/" + m.Name + ".svg")
+		}
 		for _, a := range m.Artifacts {
 			mods[i].Files = append(mods[i].Files, pageFile{
-				URL: l.href("packages/" + m.Name + "/" + a.Path), Name: readable(a.Path), Size: a.Size,
+				URL: l.href("packages/" + m.Name + "/" + a.Path), Name: readable(a.Path), Size: a.Size, Package: a.Package,
 			})
 		}
 	}
@@ -129,5 +145,8 @@ func renderIndex(w io.Writer, run *report.Run, l links) error {
 		Modules []pageModule
 		Summary report.Summary
 		Verdict string
-	}{run, mods, s, verdict})
+		Title   string
+		Theme   template.CSS
+		History []historyRow
+	}{run, mods, s, verdict, title, themeCSS, collapseHistory(run.History)})
 }

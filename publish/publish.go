@@ -1,7 +1,8 @@
 // Package publish publishes a run. Each way of publishing is a
 // Publisher; the engine runs every configured one after the builds, each
 // failing alone. Site, the status site with logs, artifacts, its JSON
-// status file and feed, is the first. Adding a publisher means a type
+// status file, its feeds and status badges (atom.go, feeds.go,
+// badges.go), is the first. Adding a publisher means a type
 // that implements Publisher and passes the conformance suite in
 // publish/publishtest; cmd/autobuild wires it in.
 //
@@ -131,6 +132,15 @@ type Site struct {
 	// (CheckFilesURL); a slash is added at its end if missing. Empty
 	// links them relative to the page.
 	FilesURL string
+	// Title names the site on its page, its feeds and its overall badge;
+	// empty is DefaultTitle. See CheckTitle.
+	Title string
+	// URL, when set, is the site's own address (CheckSiteURL): the feeds
+	// then link themselves (rel="self") and the site absolutely, and the
+	// IDs of their entries derive from it. Without it, the IDs derive from
+	// a random installation ID that each site carries to the next (the
+	// main feed's ID).
+	URL string
 }
 
 // CheckFilesURL checks a value for Site.FilesURL; the empty string is
@@ -142,22 +152,26 @@ func CheckFilesURL(s string) error {
 
 // filesBase is the base every link to a published file starts with: ""
 // (relative to the page) or FilesURL, ending in "/".
-func filesBase(s string) (string, error) {
+func filesBase(s string) (string, error) { return baseURL("files URL", s) }
+
+// baseURL checks s, the base URL what names, and returns it ending in
+// "/" ("" for "").
+func baseURL(what, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("files URL %q: %v", s, err)
+		return "", fmt.Errorf("%s %q: %v", what, s, err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("files URL %q: must be an absolute http:// or https:// URL", s)
+		return "", fmt.Errorf("%s %q: must be an absolute http:// or https:// URL", what, s)
 	case u.Host == "" || u.Opaque != "":
-		return "", fmt.Errorf("files URL %q: has no host", s)
+		return "", fmt.Errorf("%s %q: has no host", what, s)
 	case u.User != nil:
-		return "", fmt.Errorf("files URL %q: must not hold a user name or password", s)
+		return "", fmt.Errorf("%s %q: must not hold a user name or password", what, s)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
-		return "", fmt.Errorf("files URL %q: must not have a query or a fragment", s)
+		return "", fmt.Errorf("%s %q: must not have a query or a fragment", what, s)
 	}
 	b := u.String()
 	if !strings.HasSuffix(b, "/") {
@@ -207,6 +221,13 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	base, err := filesBase(s.FilesURL)
 	if err != nil {
 		return err
+	}
+	self, err := baseURL("site URL", s.URL)
+	if err != nil {
+		return err
+	}
+	if err := CheckTitle(s.Title); err != nil {
+		return fmt.Errorf("site title: %w", err)
 	}
 	if info, err := os.Lstat(public); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink: move it away, autobuild manages it", public)
@@ -271,16 +292,16 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err := writeFile(filepath.Join(dir, "status.json"), append(status, '\n')); err != nil {
 		return err
 	}
-	var feed bytes.Buffer
-	if err := renderAtom(&feed, &run); err != nil {
+	fs, err := s.writeFeedsAndBadges(dir, dirfd, &run, self, prev)
+	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "feed.atom"), feed.Bytes()); err != nil {
+	if err := writePackages(dir, &run, links{base: base}); err != nil {
 		return err
 	}
 	// index.html last: its presence marks a finished site (see prune).
 	var page bytes.Buffer
-	if err := renderIndex(&page, &run, links{base: base}); err != nil {
+	if err := renderIndex(&page, &run, links{base: base}, fs.title); err != nil {
 		return err
 	}
 	if err := writeFile(filepath.Join(dir, "index.html"), page.Bytes()); err != nil {
@@ -541,7 +562,9 @@ func syncDir(dir string) {
 // artifacts that have not changed since need not be made again.
 type prevSite struct {
 	fd        int                                   // the site's folder, -1 when there is none
+	dir       string                                // its path
 	artifacts map[string]map[string]report.Artifact // module → path → artifact, as its report lists them
+	modules   map[string]*report.Module             // its run's modules, by name
 }
 
 // previousSite opens the live site behind public and reads what its
@@ -567,8 +590,11 @@ func previousSite(public string) *prevSite {
 		p.fd = -1
 		return p
 	}
+	p.dir = target
 	p.artifacts = map[string]map[string]report.Artifact{}
+	p.modules = map[string]*report.Module{}
 	for _, m := range run.Modules {
+		p.modules[m.Name] = &m.Module
 		for _, a := range m.Artifacts {
 			if p.artifacts[m.Name] == nil {
 				p.artifacts[m.Name] = map[string]report.Artifact{}

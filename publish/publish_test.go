@@ -247,18 +247,30 @@ func firstDiff(got, want string) string {
 	return "(no line differs)"
 }
 
+// The site's files as a golden copy each; the site has a URL (its feeds'
+// IDs derive from it, so they are the same on every machine) and a title.
 func TestSiteGolden(t *testing.T) {
 	f := newFixture(t, 42)
+	// Runs 40 and 41 changed nothing since 39 (which built or reused all
+	// four modules): one row "runs 40–41" in the history and the feed.
+	f.in.Run.History = append([]report.Summary{
+		{Counter: 42, Start: t0, Duration: 83 * time.Second, Built: 1, Reused: 1, Failed: 1, Skipped: 1},
+		{Counter: 41, Start: t0.Add(-time.Hour), Duration: time.Second, Reused: 4},
+		{Counter: 40, Start: t0.Add(-2 * time.Hour), Duration: time.Second, Reused: 4},
+	}, f.in.Run.History...)
+	f.in.Run.History[3].Counter, f.in.Run.History[4].Counter = 39, 38
 	public, sites := paths(t)
-	if err := f.site(public, sites, 3).Publish(context.Background(), f.in); err != nil {
+	s := f.site(public, sites, 3)
+	s.URL, s.Title = "https://build.example.org/ci", "Example CI"
+	if err := s.Publish(context.Background(), f.in); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"index.html", "status.json", "feed.atom"} {
+	for _, name := range []string{"index.html", "status.json", "feed.atom", "failures.atom", "feeds/libfoo.atom", "badges/broken.svg", "badges/all.svg"} {
 		b, err := os.ReadFile(filepath.Join(public, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name+".golden", b)
+		golden(t, strings.ReplaceAll(name, "/", "_")+".golden", b)
 	}
 }
 
@@ -365,8 +377,11 @@ func TestPublishedFilesAreReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 9 { // index.html, status.json, feed.atom, 3 logs, 3 artifacts
-		t.Errorf("published %d files, want 9", n)
+	// index.html, status.json, feed.atom, failures.atom, packages.html,
+	// 3 logs, 3 artifacts, 4 module feeds, 4 module badges and
+	// badges/all.svg
+	if n != 20 {
+		t.Errorf("published %d files, want 20", n)
 	}
 }
 
@@ -557,7 +572,7 @@ func TestHTMLEscapesModuleOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(page)
-	for _, bad := range []string{"<script", "<img", `"><s`, `a"`} {
+	for _, bad := range []string{"<script", "<img src=x", `"><script`, `a"`} {
 		if strings.Contains(html, bad) {
 			t.Errorf("index.html contains the raw %q", bad)
 		}

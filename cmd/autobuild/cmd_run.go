@@ -18,6 +18,7 @@ import (
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/publish"
+	"github.com/autobuild/autobuild/publish/mirror"
 	"github.com/autobuild/autobuild/sandbox"
 )
 
@@ -120,9 +121,19 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	}
 	ex := executor.NewLocal(runner, runner.Host, self, cfg.BuildRoot)
 	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot(),
-		FilesURL: cfg.Publish.FilesURL}
+		FilesURL: cfg.Publish.FilesURL, Title: cfg.Publish.Title, URL: cfg.Publish.URL}
+	// The site first: the alerts link to it once it is live.
+	publishers := []publish.Publisher{site}
+	for _, m := range cfg.Publish.Mirrors { // copies of the live site, each failing alone
+		publishers = append(publishers, &mirror.Mirror{Site: cfg.Publish.Dir, To: m.To, PasswordFile: m.PasswordFile, RSH: m.RSH, Timeout: m.Timeout})
+	}
+	if alerts, err := newAlerts(cfg, ex.WS.Layout); err != nil {
+		return err
+	} else if alerts != nil {
+		publishers = append(publishers, alerts)
+	}
 	rep, err := engine.Run(ctx, cfg, opts, engine.Deps{
-		Executor: ex, Publishers: []publish.Publisher{site},
+		Executor: ex, Publishers: publishers,
 		Progress: newProgress(o.Progress, g.stderr), Log: g.logger(),
 	})
 	return reportRun(g.stdout, o.Progress, runReport{rep: rep, site: cfg.Publish.Dir, baseURL: cfg.Publish.URL, filesURL: cfg.Publish.FilesURL}, err, cfg.StaleLockAfter)

@@ -1,5 +1,6 @@
 // Package collect is the collect stage: it lists, with their sizes and
-// checksums, the files a build left in its package folder.
+// checksums, the files a build left in its package folder, and describes
+// those that are packages (engine/packages).
 //
 // The package folder belongs to the module's uid, so its content is the
 // build's to choose: collect never follows a symlink (a file's or a
@@ -159,7 +160,9 @@ func artifact(dirfd int, name string) (report.Artifact, error) {
 	if err != nil {
 		return report.Artifact{}, err
 	}
-	return report.Artifact{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	a := report.Artifact{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	recognise(&a, f, name, st.Size)
+	return a, nil
 }
 
 func describe(err error) string {

@@ -57,6 +57,8 @@ type Config struct {
 	Publish Publish `config:"publish"`
 	// Archive configures the build archive (the cache of good builds).
 	Archive Archive `config:"archive"`
+	// Alerts, when set, mails modules' state changes (alerts.go).
+	Alerts *Alerts `config:"alerts"`
 	// BuildUIDs is the range module builds run as (when the engine is
 	// root), less the host's accounts and subordinate ranges.
 	BuildUIDs UIDRange `config:"build_uids"`
@@ -133,6 +135,8 @@ type Module struct {
 	Label string `config:"label"`
 	// Links are pages about the module (its home page, its bug tracker).
 	Links []Link `config:"links"`
+	// Admins receive the module's alerts (alerts.go).
+	Admins []string `config:"admins"`
 
 	// InstallRoot is InstallRootMerged (the default) or InstallRootOwn:
 	// what the build sees at its install root (legacy.go).
@@ -209,6 +213,13 @@ type Publish struct {
 	// FilesURL is a separate origin that serves the site's packages/ and
 	// logs/ (see README, "Build root"): every link to a file points there.
 	FilesURL string `config:"files_url"`
+	// Mirrors copy the live site to other hosts with rsync, in order,
+	// after the site (mirror.go).
+	Mirrors []Mirror `config:"mirrors"`
+	// Title names the site on its pages, feeds and overall badge
+	// (default "autobuild"); URL, when set, also makes the feeds' links
+	// absolute and their IDs this installation's.
+	Title string `config:"title"`
 }
 
 // Archive configures the build archive.

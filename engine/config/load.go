@@ -229,6 +229,12 @@ func (l *loader) validate(c *Config) error {
 	if err := checkSiteURL(c.Publish.URL); err != nil {
 		return l.err("publish.url", "%v", err)
 	}
+	if err := l.mirrors(c, abs); err != nil {
+		return err
+	}
+	if err := publish.CheckTitle(c.Publish.Title); err != nil {
+		return l.err("publish.title", "%v", err)
+	}
 	if c.LogLimitMB < 0 || c.LogLimitMB > MaxLogLimitMB {
 		return l.err("log_limit_mb", "must be from 1 to %d MiB (0: the default, 64), not %d", MaxLogLimitMB, c.LogLimitMB)
 	}
@@ -427,6 +433,9 @@ func (l *loader) validate(c *Config) error {
 		}
 	}
 	if err := l.legacy(c); err != nil {
+		return err
+	}
+	if err := l.alerts(c, abs); err != nil {
 		return err
 	}
 	return l.dropDisabled(c)

@@ -130,6 +130,8 @@ var loadErrorCases = []loadErrorCase{
 	{"level memory overflows", "levels:\n  mine: {limits: {memory_mb: 9000000000000}}\n" + mod(""), "levels.mine.limits.memory_mb", 2, "more than any machine has"},
 	{"unknown base", "levels:\n  mine:\n    base: Isolated\n" + mod(""), "levels.mine.base", 3, `unknown built-in level "Isolated"`},
 	{"publish keep", "publish: {keep: 0}\n" + mod(""), "publish.keep", 1, "at least 1"},
+	{"publish title control", "workers: 1\npublish:\n  title: \"bell\\a\"\n" + mod(""), "publish.title", 3, "no control or invisible character"},
+	{"publish title long", "publish: {title: " + strings.Repeat("x", 101) + "}\n" + mod(""), "publish.title", 1, "at most 100 characters"},
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -117,6 +117,24 @@ type Artifact struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Package describes the artifact when it is a package
+	// (engine/packages); NotPackage says why a file named as one (.deb,
+	// .rpm, a tarball, .zip) is not.
+	Package    *Package `json:"package,omitempty"`
+	NotPackage string   `json:"not_package,omitempty"`
+}
+
+// Package is what a package artifact says of itself: its kind ("deb",
+// "rpm", "tar", "zip"), name, version and architecture (none for a
+// tarball or zip, whose name and version come from the file name), and
+// its number of entries (files and folders; an RPM's: the files its
+// header lists).
+type Package struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Arch    string `json:"arch,omitempty"`
+	Entries int    `json:"entries"`
 }
 
 // Link is a page about a module.
