@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,6 +34,9 @@ func TestDeadHolderIsTakenOver(t *testing.T) {
 	// A process that takes the lock and is killed while holding it. It
 	// waits for the lock: the loop below holds it for moments.
 	cmd := exec.Command("flock", "--close", p, "sleep", "60")
+	// Its own process group: the kill reaches the sleep it forks too,
+	// which holds the lock for a moment between its fork and exec.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Skip("flock(1) not available:", err)
 	}
@@ -51,9 +55,18 @@ func TestDeadHolderIsTakenOver(t *testing.T) {
 	if !held {
 		t.Fatal("flock(1) never took the lock")
 	}
-	cmd.Process.Kill()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
-	l, err := Acquire(p)
+	// The kernel drops the lock with the last descriptor of the dead
+	// group: taken over as soon as that is gone.
+	var l *Lock
+	var err error
+	for range 500 {
+		if l, err = Acquire(p); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("lock of a dead holder not taken over: %v", err)
 	}
