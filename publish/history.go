@@ -22,6 +22,9 @@ type historyRow struct {
 	Runs       int
 	First      int
 	FirstStart time.Time
+	// Page and FirstPage link the pages of the runs Counter and First,
+	// when the site holds them (runs.go).
+	Page, FirstPage string
 }
 
 // NoChange reports whether the row folds runs with no change.

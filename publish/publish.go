@@ -2,7 +2,8 @@
 // Publisher; the engine runs every configured one after the builds, each
 // failing alone. Site, the status site with logs, artifacts, its JSON
 // status file, its feeds and status badges (atom.go, feeds.go,
-// badges.go), is the first. Adding a publisher means a type
+// badges.go), its dependency graph (graph.go), its pages rendered from
+// templates an admin may replace (templates.go), is the first. Adding a publisher means a type
 // that implements Publisher and passes the conformance suite in
 // publish/publishtest; cmd/autobuild wires it in.
 //
@@ -35,7 +36,6 @@
 package publish
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,6 +141,16 @@ type Site struct {
 	// a random installation ID that each site carries to the next (the
 	// main feed's ID).
 	URL string
+	// CommitURL, when set, is the template of a commit's web address
+	// ("https://git.example.org/{module}/commit/{revision}"): every page
+	// links revisions and changes there. See CheckCommitURL.
+	CommitURL string
+	// Templates, when set, is a folder of the admin's page templates
+	// (<page>.tmpl), each replacing the built-in one (LoadTemplates).
+	Templates string
+	// Parts write more into each new site before it goes live (package
+	// repositories); see Part.
+	Parts []Part
 }
 
 // CheckFilesURL checks a value for Site.FilesURL; the empty string is
@@ -229,6 +239,13 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err := CheckTitle(s.Title); err != nil {
 		return fmt.Errorf("site title: %w", err)
 	}
+	if err := CheckCommitURL(s.CommitURL); err != nil {
+		return err
+	}
+	tpl, err := LoadTemplates(s.Templates)
+	if err != nil {
+		return err
+	}
 	if info, err := os.Lstat(public); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s exists and is not a symlink: move it away, autobuild manages it", public)
 	}
@@ -299,12 +316,28 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err := writePackages(dir, &run, links{base: base}); err != nil {
 		return err
 	}
-	// index.html last: its presence marks a finished site (see prune).
-	var page bytes.Buffer
-	if err := renderIndex(&page, &run, links{base: base}, fs.title); err != nil {
+	// The module and run pages, and what the next site carries of them
+	// (runs.go, modules.go, sums.go).
+	sums, err := writeSums(dir, prev.dir, &run)
+	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "index.html"), page.Bytes()); err != nil {
+	runPages, modPages, err := s.writeHistory(dir, &run, prev, base, sums)
+	if err != nil {
+		return err
+	}
+	s.writeParts(ctx, dir, prev.dir, &run)
+	// The graph after every module page it may link to.
+	graph, err := writeGraph(dir, &run, fs.title)
+	if err != nil {
+		return err
+	}
+	// index.html last: its presence marks a finished site (see prune).
+	page, err := renderIndex(tpl, &run, links{base: base, runPages: runPages, modPages: modPages, commit: s.CommitURL}, fs.title, graph)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "index.html"), page); err != nil {
 		return err
 	}
 	syncDir(dir)
@@ -565,6 +598,8 @@ type prevSite struct {
 	dir       string                                // its path
 	artifacts map[string]map[string]report.Artifact // module → path → artifact, as its report lists them
 	modules   map[string]*report.Module             // its run's modules, by name
+	published map[string][]siteArtifact             // its modules' artifacts, as its status.json lists them
+	counter   int                                   // its run's counter
 }
 
 // previousSite opens the live site behind public and reads what its
@@ -591,10 +626,13 @@ func previousSite(public string) *prevSite {
 		return p
 	}
 	p.dir = target
+	p.counter = run.Counter
+	p.published = map[string][]siteArtifact{}
 	p.artifacts = map[string]map[string]report.Artifact{}
 	p.modules = map[string]*report.Module{}
 	for _, m := range run.Modules {
 		p.modules[m.Name] = &m.Module
+		p.published[m.Name] = m.Artifacts
 		for _, a := range m.Artifacts {
 			if p.artifacts[m.Name] == nil {
 				p.artifacts[m.Name] = map[string]report.Artifact{}

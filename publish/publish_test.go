@@ -34,7 +34,7 @@ type fixture struct {
 	in   publish.Input
 }
 
-func write(t *testing.T, p, body string) {
+func write(t testing.TB, p, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func newFixture(t *testing.T, counter int) *fixture {
 }
 
 // artifact describes the file rel of a package folder, as collect does.
-func artifact(t *testing.T, pkg, rel string) report.Artifact {
+func artifact(t testing.TB, pkg, rel string) report.Artifact {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(pkg, rel))
 	if err != nil {
@@ -378,10 +378,11 @@ func TestPublishedFilesAreReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	// index.html, status.json, feed.atom, failures.atom, packages.html,
-	// 3 logs, 3 artifacts, 4 module feeds, 4 module badges and
-	// badges/all.svg
-	if n != 20 {
-		t.Errorf("published %d files, want 20", n)
+	// 3 logs, 3 artifacts, 4 module feeds, 4 module badges,
+	// badges/all.svg and graph.svg; 2 SHA256SUMS, runs/1.json and
+	// runs/1.html, 4 module records and 4 module pages, pages.json
+	if n != 34 {
+		t.Errorf("published %d files, want 34", n)
 	}
 }
 

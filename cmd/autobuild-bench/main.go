@@ -18,6 +18,9 @@
 //     cvs, hg, brz, darcs, fossil, dir) against a sequential shell loop
 //     of each tool's own newest-revision query over the same
 //     repositories (scm.go).
+//   - the site's apt and yum repositories over 1,000 .deb and 1,000 .rpm
+//     packages with one of each changed, against apt-ftparchive and
+//     createrepo_c re-indexing them all (repos.go).
 //
 // Synthetic modules are generated in a temporary folder. `make bench` runs it.
 package main
@@ -46,7 +49,7 @@ import (
 
 var (
 	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
-	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm,repos")
 	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
 	jobs      = flag.Int("j", 4, "workers for the makespan figure")
 	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
@@ -93,6 +96,9 @@ func main() {
 	}
 	if want("scm") {
 		benchSCM(bin, filepath.Join(work, "scm"))
+	}
+	if want("repos") {
+		benchRepos(filepath.Join(work, "repos"))
 	}
 }
 

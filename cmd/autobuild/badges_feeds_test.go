@@ -95,7 +95,7 @@ modules:
 		t.Errorf("failures.atom has %d entries after good runs", n)
 	}
 	page, _ := os.ReadFile(filepath.Join(f.root, "public_html", "index.html"))
-	if !strings.Contains(string(page), "<title>Nightly run 3:") || !strings.Contains(string(page), "<td>2–3</td>") {
+	if !strings.Contains(string(page), "<title>Nightly run 3:") || !strings.Contains(string(page), `<td><a href="runs/2.html">2</a>–<a href="runs/3.html">3</a></td>`) {
 		t.Error("index.html lacks the title or the folded no-change runs")
 	}
 

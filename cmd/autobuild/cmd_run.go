@@ -19,6 +19,7 @@ import (
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/publish/mirror"
+	"github.com/autobuild/autobuild/publish/repo"
 	"github.com/autobuild/autobuild/sandbox"
 )
 
@@ -121,9 +122,19 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	}
 	ex := executor.NewLocal(runner, runner.Host, self, cfg.BuildRoot)
 	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot(),
-		FilesURL: cfg.Publish.FilesURL, Title: cfg.Publish.Title, URL: cfg.Publish.URL}
+		FilesURL: cfg.Publish.FilesURL, Title: cfg.Publish.Title, URL: cfg.Publish.URL, CommitURL: cfg.Publish.CommitURL,
+		Templates: cfg.Publish.Templates}
 	// The site first: the alerts link to it once it is live.
 	publishers := []publish.Publisher{site}
+	if r := cfg.Publish.Repos; r != nil { // made in the site before it goes live; reports after it
+		title := cfg.Publish.Title
+		if title == "" {
+			title = publish.DefaultTitle
+		}
+		repos := &repo.Repos{KeyFile: r.SigningKey, PassphraseFile: r.PassphraseFile, Timeout: r.Timeout, Label: title}
+		site.Parts = append(site.Parts, repos)
+		publishers = append(publishers, repos)
+	}
 	for _, m := range cfg.Publish.Mirrors { // copies of the live site, each failing alone
 		publishers = append(publishers, &mirror.Mirror{Site: cfg.Publish.Dir, To: m.To, PasswordFile: m.PasswordFile, RSH: m.RSH, Timeout: m.Timeout})
 	}

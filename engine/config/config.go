@@ -216,10 +216,21 @@ type Publish struct {
 	// Mirrors copy the live site to other hosts with rsync, in order,
 	// after the site (mirror.go).
 	Mirrors []Mirror `config:"mirrors"`
+	// Repos, when set, publishes the packages as signed apt and yum
+	// repositories in the site (repos.go).
+	Repos *Repos `config:"repos"`
 	// Title names the site on its pages, feeds and overall badge
 	// (default "autobuild"); URL, when set, also makes the feeds' links
 	// absolute and their IDs this installation's.
 	Title string `config:"title"`
+	// CommitURL is the web address of a commit, with {module} and
+	// {revision} in it ("https://git.example.org/{module}/commit/{revision}"):
+	// the site's pages link every revision and change there.
+	CommitURL string `config:"commit_url"`
+	// Templates is a folder of page templates replacing the site's
+	// built-in ones (index.html.tmpl, …; templates.go). Relative to the
+	// config file.
+	Templates string `config:"templates"`
 }
 
 // Archive configures the build archive.

@@ -116,6 +116,9 @@ func Load(path string) (*Config, error) {
 	if err := l.validate(&c); err != nil {
 		return nil, err
 	}
+	if err := l.templates(&c); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -232,8 +235,14 @@ func (l *loader) validate(c *Config) error {
 	if err := l.mirrors(c, abs); err != nil {
 		return err
 	}
+	if err := l.repos(c, abs); err != nil {
+		return err
+	}
 	if err := publish.CheckTitle(c.Publish.Title); err != nil {
 		return l.err("publish.title", "%v", err)
+	}
+	if err := publish.CheckCommitURL(c.Publish.CommitURL); err != nil {
+		return l.err("publish.commit_url", "%v", err)
 	}
 	if c.LogLimitMB < 0 || c.LogLimitMB > MaxLogLimitMB {
 		return l.err("log_limit_mb", "must be from 1 to %d MiB (0: the default, 64), not %d", MaxLogLimitMB, c.LogLimitMB)

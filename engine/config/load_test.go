@@ -131,6 +131,8 @@ var loadErrorCases = []loadErrorCase{
 	{"unknown base", "levels:\n  mine:\n    base: Isolated\n" + mod(""), "levels.mine.base", 3, `unknown built-in level "Isolated"`},
 	{"publish keep", "publish: {keep: 0}\n" + mod(""), "publish.keep", 1, "at least 1"},
 	{"publish title control", "workers: 1\npublish:\n  title: \"bell\\a\"\n" + mod(""), "publish.title", 3, "no control or invisible character"},
+	{"publish commit url placeholder", "publish: {commit_url: \"https://git.example.org/{repo}/commit/{revision}\"}\n" + mod(""), "publish.commit_url", 1, "unknown placeholder {repo}"},
+	{"publish commit url scheme", "publish: {commit_url: \"javascript:{revision}\"}\n" + mod(""), "publish.commit_url", 1, "http:// or https://"},
 	{"publish title long", "publish: {title: " + strings.Repeat("x", 101) + "}\n" + mod(""), "publish.title", 1, "at most 100 characters"},
 }
 
