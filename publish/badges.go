@@ -28,6 +28,9 @@ var badgeColours = map[string]string{
 	"label":   "#555555",
 }
 
+// badgeVersion changes every badge's key when badges change.
+const badgeVersion = "badges-1"
+
 // badgeMaxLabel bounds the runes of a badge's label: a longer name is cut,
 // with "…".
 const badgeMaxLabel = 40

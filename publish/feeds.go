@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -120,6 +121,17 @@ func newFeedSite(title, base, prevFeedID string) feedSite {
 		fs.ns[8] = fs.ns[8]&0x3f | 0x80
 	}
 	return fs
+}
+
+// feedVersion changes every feed's settings key when the feeds' format
+// changes.
+const feedVersion = "feeds-1"
+
+// settings is the start of every module feed's key in pages.json: what
+// a feed's header is made of besides its module and newest entry.
+func (fs feedSite) settings() string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{feedVersion, fs.title, fs.base, string(fs.ns[:])}, "\x00")))
+	return hex.EncodeToString(sum[:8]) + ":"
 }
 
 // installation is the main feed's ID: the installation's namespace.
@@ -296,7 +308,13 @@ func readFeed(p string) *atomFeed {
 // badges/all.svg) into dir, from run and the live site prev; self is the
 // site's URL ("" when unknown). A module whose name is too long for a
 // file name (with the extension) has no feed or badge.
-func (s *Site) writeFeedsAndBadges(dir string, dirfd int, run *report.Run, self string, prev *prevSite) (feedSite, error) {
+//
+// A badge is linked from the live site when it shows the same (its key in
+// pages.json: the module's name and state). A module's feed is linked
+// from the live site when it gets no entry in this run and the live
+// site's was made under the same feed settings (title, address, IDs):
+// its entries are then the live site's, unchanged, and so is the feed.
+func (s *Site) writeFeedsAndBadges(dir string, dirfd int, run *report.Run, self string, prev *prevSite, cache *pageCache) (feedSite, error) {
 	prevID, prevIDs := "", map[string]bool{}
 	if prev.dir != "" {
 		if f := readFeed(filepath.Join(prev.dir, "feed.atom")); f != nil {
@@ -327,25 +345,51 @@ func (s *Site) writeFeedsAndBadges(dir string, dirfd int, run *report.Run, self 
 		}
 		unix.Close(fd)
 	}
+	settings := fs.settings()
 	for i := range run.Modules {
 		m := &run.Modules[i]
 		if len(m.Name)+len(".atom") <= maxName {
+			rel := filepath.Join("feeds", m.Name+".atom")
 			var was *report.Module
-			var entries []atomEntry
 			if prev.dir != "" {
 				was = prev.modules[m.Name]
-				if f := readFeed(filepath.Join(prev.dir, "feeds", m.Name+".atom")); f != nil {
-					entries = f.Entries
-				}
 			}
-			if err := put(filepath.Join("feeds", m.Name+".atom"), moduleFeed(fs, run, m, was, entries)); err != nil {
-				return fs, err
+			old, carried := cache.prev[rel], false
+			if was != nil && outcome(was.State) == outcome(m.State) && was.Revision == m.Revision &&
+				strings.HasPrefix(old, settings) && linkFile(filepath.Join(prev.dir, rel), filepath.Join(dir, rel)) {
+				// No entry for this run, the same settings: the live
+				// site's feed (which has an entry, as every feed).
+				cache.next[rel], carried = old, true
+			}
+			if !carried {
+				var entries []atomEntry
+				if prev.dir != "" {
+					if f := readFeed(filepath.Join(prev.dir, rel)); f != nil {
+						entries = f.Entries
+					}
+				}
+				var b bytes.Buffer
+				if err := writeAtom(&b, moduleFeed(fs, run, m, was, entries)); err != nil {
+					return fs, err
+				}
+				sum := sha256.Sum256(b.Bytes())
+				cache.next[rel] = settings + hex.EncodeToString(sum[:])
+				if err := writeFile(filepath.Join(dir, rel), b.Bytes()); err != nil {
+					return fs, err
+				}
 			}
 		}
 		// badges/all.svg is the overall badge: a module named "all" has
 		// none of its own.
 		if len(m.Name)+len(".svg") <= maxName && m.Name != "all" {
-			if err := writeFile(filepath.Join(dir, "badges", m.Name+".svg"), moduleBadge(m)); err != nil {
+			key, err := pageKey(badgeVersion, [2]string{m.Name, string(m.State)})
+			if err != nil {
+				return fs, err
+			}
+			if err := cache.put(filepath.Join("badges", m.Name+".svg"), key, func(w io.Writer) error {
+				_, err := w.Write(moduleBadge(m))
+				return err
+			}); err != nil {
 				return fs, err
 			}
 		}

@@ -69,6 +69,10 @@ func splitRel(rel string) ([]string, error) {
 	return parts, nil
 }
 
+// euid is the engine's uid, the owner of every file a site makes (read
+// once: the engine does not change it).
+var euid = os.Geteuid()
+
 const (
 	dirFlags  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	fileFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC

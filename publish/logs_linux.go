@@ -17,7 +17,7 @@ func linkLog(src *os.File, dirfd int, name string, writersOK bool) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return notSharedf("not a regular file")
 	}
-	if int(st.Uid) != os.Geteuid() {
+	if int(st.Uid) != euid {
 		return notSharedf("owned by uid %d, not the engine's", st.Uid)
 	}
 	perm := st.Mode & 0o7777

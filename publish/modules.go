@@ -117,8 +117,11 @@ func nextRecord(old moduleRecord, m *report.Module, run *report.Run, prevCounter
 // or was skipped) and its page.
 func (h *historyState) module(run *report.Run, m *report.Module, hasSums bool) error {
 	var old moduleRecord
+	var oldBytes []byte
+	rel := filepath.Join("modules", m.Name+".json")
 	if h.prev.dir != "" {
-		if b, err := readSmall(filepath.Join(h.prev.dir, "modules", m.Name+".json"), 16<<20); err == nil {
+		if b, err := readSmall(filepath.Join(h.prev.dir, rel), 16<<20); err == nil {
+			oldBytes = b
 			if json.Unmarshal(b, &old) != nil {
 				old = moduleRecord{}
 			}
@@ -133,8 +136,7 @@ func (h *historyState) module(run *report.Run, m *report.Module, hasSums bool) e
 	if err != nil {
 		return err
 	}
-	rel := filepath.Join("modules", m.Name+".json")
-	if old, err := readSmall(filepath.Join(h.prev.dir, rel), 16<<20); err != nil || string(old) != string(b)+"\n" ||
+	if oldBytes == nil || string(oldBytes) != string(b)+"\n" ||
 		!linkFile(filepath.Join(h.prev.dir, rel), filepath.Join(h.dir, rel)) {
 		if err := writeFile(filepath.Join(h.dir, rel), append(b, '\n')); err != nil {
 			return err

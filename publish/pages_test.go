@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -341,4 +342,102 @@ func TestCheckCommitURL(t *testing.T) {
 	if !strings.Contains(page, `href="https://git.example.org/broken/commit/%22%3E%3Cscript%3Ex%3C%2Fscript%3E%2F..%2F%3F%23"`) {
 		t.Errorf("the hostile revision's link is not escaped as a segment:\n%s", page)
 	}
+}
+
+// An older run's page is linked from the live site while what it shows
+// stays the same, also when the live site has no runs/index.json (a site
+// made before it: the records are read instead); it is rendered again
+// when a module it links loses its page, and then links no page that is
+// gone. A module's feed and badge are linked the same way while the
+// module does not change, and made anew when it does.
+func TestOlderRunPagesAreLinkedUntilTheyChange(t *testing.T) {
+	public, sites := paths(t)
+	for c := 1; c <= 4; c++ {
+		if err := publishFixture(public, sites, 2, newFixture(t, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ino := func(rel string) uint64 {
+		t.Helper()
+		i, _, _ := inode(t, filepath.Join(public, rel))
+		return i
+	}
+	run1, feed, badge := ino("runs/1.html"), ino("feeds/app.atom"), ino("badges/app.svg")
+	libFeed := ino("feeds/libfoo.atom")
+	// The live site as one made before the index.
+	live, err := filepath.EvalSymlinks(public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(live, "runs", "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, 5)
+	f.in.Run.Modules[0].Revision = "ab" + f.in.Run.Modules[0].Revision[2:] // libfoo changed
+	if err := publishFixture(public, sites, 2, f); err != nil {
+		t.Fatal(err)
+	}
+	if ino("runs/1.html") != run1 {
+		t.Error("run 1's page was rendered again though it shows the same")
+	}
+	if ino("feeds/app.atom") != feed || ino("badges/app.svg") != badge {
+		t.Error("app's feed or badge was made again though app did not change")
+	}
+	if ino("feeds/libfoo.atom") == libFeed {
+		t.Error("libfoo's feed was kept though its revision changed")
+	}
+	if got := strings.Count(readSite(t, public, "feeds/libfoo.atom"), "<entry>"); got != 2 {
+		t.Errorf("libfoo's feed has %d entries, want 2", got)
+	}
+	if _, err := os.Stat(filepath.Join(public, "runs", "index.json")); err != nil {
+		t.Errorf("the new site has no index: %v", err)
+	}
+	// The control: app leaves the run, so its page goes; run 1's page,
+	// which linked it, is rendered again.
+	g := newFixture(t, 6)
+	g.in.Run.Modules = append(g.in.Run.Modules[:1], g.in.Run.Modules[2:]...)
+	if err := publishFixture(public, sites, 2, g); err != nil {
+		t.Fatal(err)
+	}
+	if ino("runs/1.html") == run1 {
+		t.Error("run 1's page was linked though app's page is gone")
+	}
+	if page := readSite(t, public, "runs/1.html"); strings.Contains(page, "modules/app.html") {
+		t.Error("run 1's page links app's page, which is gone")
+	}
+	checkAllLinks(t, public)
+}
+
+// A run whose build later runs reuse keeps its record and page beyond the
+// newest MaxRunRecords runs, so "build of run 1" stays a link; a run no
+// kept run reuses from is dropped (the control).
+func TestReusedRunKeepsItsRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("publishes MaxRunRecords+2 runs")
+	}
+	public, sites := paths(t)
+	for c := 1; c <= publish.MaxRunRecords+2; c++ {
+		f := newFixture(t, c)
+		app := &f.in.Run.Modules[1]
+		app.ReusedFrom = 1
+		if c == 1 {
+			app.State, app.ReusedFrom = report.Built, 0
+		}
+		if err := publishFixture(public, sites, 2, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"runs/1.json", "runs/1.html"} {
+		if _, err := os.Stat(filepath.Join(public, rel)); err != nil {
+			t.Errorf("run 1, whose build app reuses, lost %s: %v", rel, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(public, "runs", "2.json")); err == nil {
+		t.Error("run 2, older than the newest runs and reused by none, kept its record")
+	}
+	last := readSite(t, public, "runs/"+strconv.Itoa(publish.MaxRunRecords+2)+".html")
+	if !strings.Contains(last, `<a href="1.html">run 1</a>`) {
+		t.Error("the latest run's page does not link the run whose build app reuses")
+	}
+	checkAllLinks(t, public)
 }

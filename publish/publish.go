@@ -46,6 +46,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/renameio/v2"
@@ -151,6 +152,13 @@ type Site struct {
 	// Parts write more into each new site before it goes live (package
 	// repositories); see Part.
 	Parts []Part
+	// Phase, when set, is told how long each phase of a Publish took, in
+	// order ("files": the logs and artifacts; "feeds": status.json, the
+	// feeds and badges; "history": the records, the kept runs' files, the
+	// module and run pages; "parts": packages.html and the Parts;
+	// "pages": the graph and index.html; "swap"; "prune"), for benchmarks
+	// and logs.
+	Phase func(name string, took time.Duration)
 }
 
 // CheckFilesURL checks a value for Site.FilesURL; the empty string is
@@ -255,6 +263,14 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err := os.MkdirAll(sites, 0o755); err != nil {
 		return err
 	}
+	lapStart := time.Now()
+	lap := func(name string) {
+		if s.Phase != nil {
+			now := time.Now()
+			s.Phase(name, now.Sub(lapStart))
+			lapStart = now
+		}
+	}
 	dir, err := os.MkdirTemp(sites, fmt.Sprintf("run-%06d-", in.Run.Counter))
 	if err != nil {
 		return err
@@ -276,6 +292,8 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	defer prev.close()
 	run := *in.Run
 	run.Modules = append([]report.Module(nil), in.Run.Modules...)
+	fds := &folders{site: dirfd, logRoot: s.LogRoot}
+	defer fds.close()
 	for i := range run.Modules {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
@@ -295,13 +313,14 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 			}
 			continue
 		}
-		if err := s.publishLog(dirfd, m, f.Log); err != nil {
+		if err := s.publishLog(fds, m, f.Log); err != nil {
 			return fmt.Errorf("log of %s: %w", m.Name, err)
 		}
-		if err := s.publishArtifacts(ctx, dir, dirfd, m, f.Packages, prev); err != nil {
+		if err := s.publishArtifacts(ctx, dir, fds, m, f.Packages, prev); err != nil {
 			return fmt.Errorf("artifacts of %s: %w", m.Name, err)
 		}
 	}
+	lap("files")
 	status, err := json.MarshalIndent(statusOf(&run), "", "  ")
 	if err != nil {
 		return err
@@ -309,24 +328,33 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err := writeFile(filepath.Join(dir, "status.json"), append(status, '\n')); err != nil {
 		return err
 	}
-	fs, err := s.writeFeedsAndBadges(dir, dirfd, &run, self, prev)
+	// What the live site's pages were made of (pages.json): a page, feed,
+	// badge or SHA256SUMS whose key did not change is linked, not made.
+	cache := loadPageCache(prev.dir, dir)
+	fs, err := s.writeFeedsAndBadges(dir, dirfd, &run, self, prev, cache)
 	if err != nil {
 		return err
 	}
+	lap("feeds")
+	// The module and run pages, and what the next site carries of them
+	// (runs.go, modules.go, sums.go).
+	sums, err := writeSums(cache, &run)
+	if err != nil {
+		return err
+	}
+	runPages, modPages, err := s.writeHistory(dir, &run, prev, cache, base, sums)
+	if err != nil {
+		return err
+	}
+	if err := cache.save(); err != nil {
+		return err
+	}
+	lap("history")
 	if err := writePackages(dir, &run, links{base: base}); err != nil {
 		return err
 	}
-	// The module and run pages, and what the next site carries of them
-	// (runs.go, modules.go, sums.go).
-	sums, err := writeSums(dir, prev.dir, &run)
-	if err != nil {
-		return err
-	}
-	runPages, modPages, err := s.writeHistory(dir, &run, prev, base, sums)
-	if err != nil {
-		return err
-	}
 	s.writeParts(ctx, dir, prev.dir, &run)
+	lap("parts")
 	// The graph after every module page it may link to.
 	graph, err := writeGraph(dir, &run, fs.title)
 	if err != nil {
@@ -341,6 +369,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return err
 	}
 	syncDir(dir)
+	lap("pages")
 	// The swap: one rename of a symlink over the old one. The link is
 	// relative, so the build root can be moved or bind-mounted elsewhere
 	// with its site.
@@ -352,7 +381,10 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return fmt.Errorf("swap %s: %w", public, err)
 	}
 	syncDir(filepath.Dir(public))
-	return prune(sites, dir, keep)
+	lap("swap")
+	err = prune(sites, dir, keep)
+	lap("prune")
+	return err
 }
 
 // publishLog publishes the module's log, named by the engine (or by a
@@ -362,7 +394,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 // reason. A log that does not exist is not shown. The log is linked when
 // LinkLog allows it (no process holds it open for writing; see logs.go),
 // and copied otherwise. The error is the site's.
-func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
+func (s *Site) publishLog(fds *folders, m *report.Module, log string) error {
 	m.Log = ""
 	if log == "" {
 		return nil
@@ -379,11 +411,10 @@ func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	rootfd, err := openRoot(s.LogRoot)
+	rootfd, err := fds.logRootFd()
 	if err != nil {
 		return unavailable(inputErr("the log folder %v", err))
 	}
-	defer unix.Close(rootfd)
 	src, st, err := openBeneath(rootfd, parts)
 	if errors.Is(err, unix.ENOENT) {
 		return nil // never written (the module did not run)
@@ -392,18 +423,17 @@ func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
 		return unavailable(inputErr("the log %v", err))
 	}
 	defer src.Close()
-	if int(st.Uid) != os.Geteuid() {
+	if int(st.Uid) != euid {
 		return unavailable(inputErr("the log was not written by the engine (it belongs to uid %d)", st.Uid))
 	}
 	max := s.maxFileSize()
 	if st.Size > max {
 		return unavailable(inputErr("log larger than %d bytes", max))
 	}
-	logs, err := mkdirs(sitefd, []string{"logs"})
+	logs, err := fds.sub(&fds.logs, "logs")
 	if err != nil {
 		return err
 	}
-	defer unix.Close(logs)
 	name := m.Name + ".log"
 	if LinkLog(src, logs, name, false) == nil {
 		m.Log = "logs/" + name
@@ -419,6 +449,46 @@ func (s *Site) publishLog(sitefd int, m *report.Module, log string) error {
 	}
 	m.Log = "logs/" + name
 	return nil
+}
+
+// folders are the folders a Publish writes into or reads from for every
+// module, each opened once: the new site's logs/ and packages/ (made on
+// first use) and the log folder.
+type folders struct {
+	site           int
+	logs, packages int // 0: not made yet
+	logRoot        string
+	root           int // 0: not opened yet
+	rootErr        error
+}
+
+// sub is the new site's folder name, made (and kept in *fd) on first use.
+func (f *folders) sub(fd *int, name string) (int, error) {
+	if *fd > 0 {
+		return *fd, nil
+	}
+	d, err := mkdirs(f.site, []string{name})
+	if err != nil {
+		return -1, err
+	}
+	*fd = d
+	return d, nil
+}
+
+// logRootFd is the log folder, opened on first use (openRoot).
+func (f *folders) logRootFd() (int, error) {
+	if f.root == 0 && f.rootErr == nil {
+		f.root, f.rootErr = openRoot(f.logRoot)
+	}
+	return f.root, f.rootErr
+}
+
+func (f *folders) close() {
+	for _, fd := range []int{f.logs, f.packages, f.root} {
+		if fd > 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // logParts checks that log is below LogRoot (lexically: openBeneath then
@@ -447,7 +517,7 @@ func (s *Site) logParts(log string) ([]string, error) {
 // each checked against its report entry. When one cannot be published,
 // none is: the folder is removed and the module marked, with the reason.
 // The error is the site's.
-func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *report.Module, pkg string, prev *prevSite) (err error) {
+func (s *Site) publishArtifacts(ctx context.Context, dir string, fds *folders, m *report.Module, pkg string, prev *prevSite) (err error) {
 	if m.Unpublished != "" {
 		m.Artifacts = nil // collect could not list them all
 		return nil
@@ -480,7 +550,11 @@ func (s *Site) publishArtifacts(ctx context.Context, dir string, sitefd int, m *
 		return unpublish(m.Artifacts[0], inputErr("the package folder %v", err))
 	}
 	defer unix.Close(rootfd)
-	modfd, err := mkdirs(sitefd, []string{"packages", m.Name})
+	pkgs, err := fds.sub(&fds.packages, "packages")
+	if err != nil {
+		return err
+	}
+	modfd, err := mkdirs(pkgs, []string{m.Name})
 	if err != nil {
 		return err
 	}
@@ -670,7 +744,7 @@ func (p *prevSite) link(module string, modfd int, parts []string, a report.Artif
 	rel := filepath.Join(append([]string{"packages", module}, parts...)...)
 	var st unix.Stat_t
 	if unix.Fstatat(p.fd, rel, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
-		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != a.Size || st.Mode&0o222 != 0 || int(st.Uid) != os.Geteuid() {
+		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != a.Size || st.Mode&0o222 != 0 || int(st.Uid) != euid {
 		return false
 	}
 	dirfd := modfd

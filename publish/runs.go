@@ -27,9 +27,14 @@ import (
 //
 //   - runs/<counter>.json is run's status.json, kept from site to site
 //     (each site links the live site's records into itself) for the
-//     newest MaxRunRecords runs; runs/<counter>.html, its page, is
+//     newest MaxRunRecords runs and the runs whose builds those reuse;
+//     runs/<counter>.html, its page, is
 //     rendered from it. A record is small; it is the site's own history,
 //     so the site does not depend on the engine's state for it.
+//   - runs/index.json (runIndex) says of each record what its page's key
+//     needs (its digest, its modules' names, the runs it reuses builds
+//     of), so that a site knows which run pages to render again without
+//     reading its records; only the pages whose key changed read theirs.
 //   - runs/<counter>/packages/ and runs/<counter>/logs/ are the heavy
 //     parts (artifacts and logs) of the runs before this one, linked from
 //     the live site for the runs within Site.Keep of this one; an older
@@ -44,18 +49,25 @@ import (
 // earlier Publish): a carried file is a hard link to the live site's, as
 // for an unchanged artifact. A page is rendered only when what it shows
 // changed (pages.json: each page's key, the hash of its data); else the
-// live site's page is linked.
+// live site's page is linked. The module feeds, the badges and the
+// SHA256SUMS files are keyed in pages.json the same way (feeds.go,
+// sums.go). So a run that changes a few modules makes a few files; the
+// rest of the new site is links, and the cost that grows with the site is
+// one link (and its check) per file and one folder per folder.
 
-// MaxRunRecords is how many runs' records (and pages) a site keeps.
+// MaxRunRecords is how many runs' records (and pages) a site keeps: the
+// newest MaxRunRecords, and beside them the older runs whose builds they
+// reuse (report.Module.ReusedFrom).
 const MaxRunRecords = 200
 
 // pageVersion changes every key when the pages' templates change.
-const pageVersion = "pages-1"
+const pageVersion = "pages-2"
 
 // historyState is what the new site knows of its runs and modules while
 // it is made.
 type historyState struct {
 	dir       string // the new site
+	run       *report.Run
 	prev      *prevSite
 	keep      int
 	counter   int
@@ -67,6 +79,102 @@ type historyState struct {
 	commitURL string
 	title     string
 	modPages  map[string]bool // modules with a page
+	index     *runIndex       // the new site's runs/index.json
+	prevIndex *runIndex       // the live site's, nil when it has none
+	noPage    map[int][]string
+}
+
+// runIndexFile is the index of the run records, in runs/.
+const runIndexFile = "index.json"
+
+// runIndex is runs/index.json: for each run with a record, what the key
+// of its page depends on besides the site's settings. It is the site's
+// own file, carried (rewritten) from site to site; a site without one
+// (or a record it does not list) reads the record instead.
+type runIndex struct {
+	// Sets are the distinct lists of module names of the runs, each
+	// sorted: runs of the same modules share one.
+	Sets [][]string `json:"sets"`
+	// Runs are the entries, by counter.
+	Runs map[int]runIndexEntry `json:"runs"`
+	sets map[string]int
+}
+
+// runIndexEntry is one run's entry.
+type runIndexEntry struct {
+	// Digest is the SHA-256 of the record.
+	Digest string `json:"digest"`
+	// Set is the index of the run's module names in Sets.
+	Set int `json:"set"`
+	// Reused are the runs (distinct, ascending) whose builds the run's
+	// modules reused (report.Module.ReusedFrom).
+	Reused []int `json:"reused,omitempty"`
+}
+
+func newRunIndex() *runIndex {
+	return &runIndex{Runs: map[int]runIndexEntry{}, sets: map[string]int{}}
+}
+
+// add enters run counter with record digest digest, its modules' names
+// and the runs it reused builds of.
+func (x *runIndex) add(counter int, digest string, names []string, reused []int) {
+	names = append([]string(nil), names...)
+	sort.Strings(names)
+	k := strings.Join(names, "\x00")
+	set, ok := x.sets[k]
+	if !ok {
+		set = len(x.Sets)
+		x.Sets = append(x.Sets, names)
+		x.sets[k] = set
+	}
+	x.Runs[counter] = runIndexEntry{Digest: digest, Set: set, Reused: reused}
+}
+
+// addRun enters run r, counter, whose record is b.
+func (x *runIndex) addRun(counter int, r *report.Run, b []byte) {
+	sum := sha256.Sum256(b)
+	names := make([]string, len(r.Modules))
+	seen := map[int]bool{}
+	var reused []int
+	for i, m := range r.Modules {
+		names[i] = m.Name
+		if m.ReusedFrom > 0 && !seen[m.ReusedFrom] {
+			seen[m.ReusedFrom] = true
+			reused = append(reused, m.ReusedFrom)
+		}
+	}
+	sort.Ints(reused)
+	x.add(counter, hex.EncodeToString(sum[:]), names, reused)
+}
+
+// entry is run c's entry in x, with its module names; ok is false when x
+// (nil: no index) does not list it well-formed.
+func (x *runIndex) entry(c int) (e runIndexEntry, names []string, ok bool) {
+	if x == nil {
+		return e, nil, false
+	}
+	e, ok = x.Runs[c]
+	if !ok || e.Set < 0 || e.Set >= len(x.Sets) || len(e.Digest) != 64 {
+		return e, nil, false
+	}
+	return e, x.Sets[e.Set], true
+}
+
+// loadRunIndex reads the live site's index; nil when it has none or it
+// is damaged.
+func loadRunIndex(prevDir string) *runIndex {
+	if prevDir == "" {
+		return nil
+	}
+	b, err := readSmall(filepath.Join(prevDir, "runs", runIndexFile), 64<<20)
+	if err != nil {
+		return nil
+	}
+	x := newRunIndex()
+	if json.Unmarshal(b, x) != nil || x.Runs == nil {
+		return nil
+	}
+	return x
 }
 
 // recordName is the file name of run counter's record.
@@ -77,7 +185,7 @@ func recordName(counter int) string { return strconv.Itoa(counter) + ".json" }
 // symlink at its last element. It reports whether it linked.
 func linkFile(src, dst string) bool {
 	var st unix.Stat_t
-	if unix.Lstat(src, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o222 != 0 || int(st.Uid) != os.Geteuid() {
+	if unix.Lstat(src, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o222 != 0 || int(st.Uid) != euid {
 		return false
 	}
 	return os.Link(src, dst) == nil
@@ -93,28 +201,93 @@ func mkdirAll(p string) error {
 
 // linkTree links every file of the live site's folder src into dst (made
 // as needed), folders as folders. Anything but a folder or the site's own
-// file fails it: the caller then drops dst.
+// file fails it: the caller then drops dst. It walks both trees by
+// descriptor (openat, never following a symlink), so a folder costs a
+// mkdirat and its reading, a file an fstatat and a linkat.
 func linkTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
+	sfd, err := unix.Open(src, dirFlags, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	defer unix.Close(sfd)
+	if err := mkdirAll(dst); err != nil {
+		return err
+	}
+	dfd, err := unix.Open(dst, dirFlags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	return linkTreeAt(sfd, dfd, src)
+}
+
+// linkTreeAt links the folder sfd's entries into the new site's folder
+// dfd; where names sfd in errors.
+func linkTreeAt(sfd, dfd int, where string) error {
+	names, types, err := readDirAt(sfd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	for i, name := range names {
+		p := where + "/" + name
 		switch {
-		case d.IsDir():
-			return mkdirAll(to)
-		case d.Type().IsRegular():
-			if !linkFile(p, to) {
+		case types[i].IsDir():
+			cs, err := unix.Openat(sfd, name, dirFlags, 0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			cd, err := mkdirs(dfd, []string{name})
+			if err != nil {
+				unix.Close(cs)
+				return err
+			}
+			err = linkTreeAt(cs, cd, p)
+			unix.Close(cs)
+			unix.Close(cd)
+			if err != nil {
+				return err
+			}
+		case types[i].IsRegular():
+			if !linkFileAt(sfd, name, dfd, name) {
 				return fmt.Errorf("%s cannot be linked", p)
 			}
-			return nil
+		default:
+			return fmt.Errorf("%s is not a file or a folder", p)
 		}
-		return fmt.Errorf("%s is not a file or a folder", p)
-	})
+	}
+	return nil
+}
+
+// readDirAt lists the folder fd (which stays open), with each entry's
+// type (looked up without following a symlink where the file system does
+// not give it).
+func readDirAt(fd int) (names []string, types []fs.FileMode, err error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, nil, err
+	}
+	unix.CloseOnExec(dup)
+	f := os.NewFile(uintptr(dup), "")
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range ents {
+		names = append(names, e.Name())
+		types = append(types, e.Type())
+	}
+	return names, types, nil
+}
+
+// linkFileAt is linkFile relative to folder descriptors.
+func linkFileAt(sfd int, src string, dfd int, dst string) bool {
+	var st unix.Stat_t
+	if unix.Fstatat(sfd, src, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
+		st.Mode&0o222 != 0 || int(st.Uid) != euid {
+		return false
+	}
+	return unix.Linkat(sfd, src, dfd, dst, 0) == nil
 }
 
 // exists reports whether p exists (without following a last symlink).
@@ -128,14 +301,15 @@ func exists(p string) bool {
 // page into the new site dir; sums names the modules with a SHA256SUMS
 // file. It returns which runs have a page and which modules have one,
 // for index.html.
-func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, base string, sums map[string]bool) (runPages map[int]bool, modPages map[string]bool, err error) {
-	h := &historyState{dir: dir, prev: prev, keep: s.Keep, counter: run.Counter, kept: map[int]bool{},
+func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *pageCache, base string, sums map[string]bool) (runPages map[int]bool, modPages map[string]bool, err error) {
+	h := &historyState{dir: dir, prev: prev, keep: s.Keep, counter: run.Counter, kept: map[int]bool{}, run: run,
 		base: base, commitURL: s.CommitURL, title: s.Title, modPages: map[string]bool{}}
 	if h.title == "" {
 		h.title = DefaultTitle
 	}
 	h.settings = strings.Join([]string{pageVersion, h.title, base, s.CommitURL, strconv.Itoa(s.Keep)}, "\x00")
-	h.cache = loadPageCache(prev.dir, dir)
+	h.cache = cache
+	h.index, h.prevIndex, h.noPage = newRunIndex(), loadRunIndex(prev.dir), map[int][]string{}
 	if err := mkdirAll(filepath.Join(dir, "runs")); err != nil {
 		return nil, nil, err
 	}
@@ -167,22 +341,31 @@ func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, base st
 		}
 		runPages[c] = true
 	}
-	if err := h.cache.save(); err != nil {
+	b, err := json.Marshal(h.index)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeFile(filepath.Join(dir, "runs", runIndexFile), append(b, '\n')); err != nil {
 		return nil, nil, err
 	}
 	return runPages, h.modPages, nil
 }
 
 // records makes the new site's run records: this run's (a link to its
-// status.json) and the live site's older ones, the newest MaxRunRecords
-// in all. A record of a run not older than this one (a build root started
-// afresh) is dropped.
+// status.json) and the live site's older ones: the newest MaxRunRecords
+// in all, and the older runs whose builds those reuse. A record of a run
+// not older than this one (a build root started afresh) is dropped.
 func (h *historyState) linkRecords() error {
 	runs := filepath.Join(h.dir, "runs")
 	if err := os.Link(filepath.Join(h.dir, "status.json"), filepath.Join(runs, recordName(h.counter))); err != nil {
 		return err
 	}
 	h.records = []int{h.counter}
+	b, err := readSmall(filepath.Join(h.dir, "status.json"), 64<<20)
+	if err != nil {
+		return err
+	}
+	h.index.addRun(h.counter, h.run, b)
 	if h.prev.dir == "" {
 		return nil
 	}
@@ -203,12 +386,31 @@ func (h *historyState) linkRecords() error {
 		old = append(old, c)
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(old)))
+	// The newest MaxRunRecords, then the older ones whose builds they
+	// reuse: a page that says "build of run N" keeps its link to run N's
+	// page, and does not change when run N leaves the newest.
+	cur, _, _ := h.index.entry(h.counter)
+	reused := map[int]bool{}
+	for _, r := range cur.Reused {
+		reused[r] = true
+	}
 	for _, c := range old {
-		if len(h.records) >= MaxRunRecords {
-			break
+		newest := len(h.records) < MaxRunRecords
+		if !newest && !reused[c] {
+			continue
 		}
-		if linkFile(filepath.Join(h.prev.dir, "runs", recordName(c)), filepath.Join(runs, recordName(c))) {
-			h.records = append(h.records, c)
+		if !linkFile(filepath.Join(h.prev.dir, "runs", recordName(c)), filepath.Join(runs, recordName(c))) {
+			continue
+		}
+		h.records = append(h.records, c)
+		if newest {
+			e, _, err := h.indexed(c)
+			if err != nil {
+				return fmt.Errorf("run %d: %w", c, err)
+			}
+			for _, r := range e.Reused {
+				reused[r] = true
+			}
 		}
 	}
 	return nil
@@ -482,17 +684,34 @@ func (h *historyState) runPage(run *report.Run, c int) error {
 	case h.kept[c]:
 		files = "kept"
 	}
-	names := make([]string, 0, len(h.modPages))
-	for n := range h.modPages {
-		names = append(names, n)
+	e, names, err := h.indexed(c)
+	if err != nil {
+		return err
 	}
-	sort.Strings(names)
+	// What the page shows: the record (its digest), which of its modules
+	// have no page, which runs it reused builds of have a page.
+	noPage, ok := h.noPage[e.Set]
+	if !ok {
+		for _, n := range names {
+			if !h.modPages[n] {
+				noPage = append(noPage, n)
+			}
+		}
+		h.noPage[e.Set] = noPage
+	}
+	var linked []int
+	for _, r := range e.Reused {
+		if h.hasRecord(r) {
+			linked = append(linked, r)
+		}
+	}
 	key, err := pageKey(h.settings, struct {
 		Counter int
 		Files   string
-		Pages   []string
-		Records []int
-	}{c, files, names, h.records})
+		Digest  string
+		NoPage  []string
+		Linked  []int
+	}{c, files, e.Digest, noPage, linked})
 	if err != nil {
 		return err
 	}
@@ -507,6 +726,31 @@ func (h *historyState) runPage(run *report.Run, c int) error {
 		}
 		return runTemplate.Execute(w, h.runPageData(r, files))
 	})
+}
+
+// indexed enters run c, whose record the new site holds, in the new
+// site's index, from the live site's index or else from the record, and
+// returns its entry and module names. The new index's sets are numbered
+// afresh.
+func (h *historyState) indexed(c int) (runIndexEntry, []string, error) {
+	if e, names, ok := h.index.entry(c); ok {
+		return e, names, nil
+	}
+	if e, names, ok := h.prevIndex.entry(c); ok {
+		h.index.add(c, e.Digest, names, e.Reused)
+	} else {
+		b, err := readSmall(filepath.Join(h.dir, "runs", recordName(c)), 64<<20)
+		if err != nil {
+			return e, nil, err
+		}
+		var sr siteRun
+		if err := json.Unmarshal(b, &sr); err != nil {
+			return e, nil, err
+		}
+		h.index.addRun(c, sr.report(), b)
+	}
+	e, names, _ := h.index.entry(c)
+	return e, names, nil
 }
 
 // hasRecord reports whether run c has a record (and a page) on the site.

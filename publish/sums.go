@@ -2,6 +2,9 @@ package publish
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -53,25 +56,22 @@ func ownSums(artifacts []report.Artifact) bool {
 }
 
 // writeSums writes packages/<module>/SHA256SUMS of every module with
-// published artifacts into the site folder dir (a link to the live site
-// prevDir's when it holds the same), and returns the modules that have
-// one.
-func writeSums(dir, prevDir string, run *report.Run) (map[string]bool, error) {
+// published artifacts into the new site (cache's; a link to the live
+// site's when it holds the same: the key is the file's SHA-256), and
+// returns the modules that have one.
+func writeSums(cache *pageCache, run *report.Run) (map[string]bool, error) {
 	have := map[string]bool{}
 	for _, m := range run.Modules {
 		if len(m.Artifacts) == 0 || ownSums(m.Artifacts) {
 			continue
 		}
 		b := sums(m.Artifacts)
+		sum := sha256.Sum256(b)
 		rel := filepath.Join("packages", m.Name, sumsName)
-		if prevDir != "" {
-			if old, err := readSmall(filepath.Join(prevDir, rel), int64(len(b))); err == nil && bytes.Equal(old, b) &&
-				linkFile(filepath.Join(prevDir, rel), filepath.Join(dir, rel)) {
-				have[m.Name] = true
-				continue
-			}
-		}
-		if err := writeFile(filepath.Join(dir, rel), b); err != nil {
+		if err := cache.put(rel, "sums:"+hex.EncodeToString(sum[:]), func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		have[m.Name] = true

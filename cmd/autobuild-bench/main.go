@@ -21,6 +21,8 @@
 //   - the site's apt and yum repositories over 1,000 .deb and 1,000 .rpm
 //     packages with one of each changed, against apt-ftparchive and
 //     createrepo_c re-indexing them all (repos.go).
+//   - publishing the site of a run of 500 modules (2,000 artifacts) with
+//     200 runs of history, by phase (publish.go).
 //
 // Synthetic modules are generated in a temporary folder. `make bench` runs it.
 package main
@@ -49,7 +51,7 @@ import (
 
 var (
 	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
-	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm,repos")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm,repos,publish")
 	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
 	jobs      = flag.Int("j", 4, "workers for the makespan figure")
 	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
@@ -99,6 +101,9 @@ func main() {
 	}
 	if want("repos") {
 		benchRepos(filepath.Join(work, "repos"))
+	}
+	if want("publish") {
+		benchPublish(filepath.Join(work, "publish"))
 	}
 }
 
