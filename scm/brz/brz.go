@@ -260,23 +260,7 @@ func (b Brz) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d s
 	if err := b.Validate(src); err != nil {
 		return err
 	}
-	return afresh(ctx, "checkout", d, func() error { return checkout(ctx, src, rev, d) })
-}
-
-// afresh runs f, which works with the branch in the metadata folder, and
-// runs it once more on a new branch if it fails. That branch is a cache
-// of the source's: one a killed pull left locked or half written must
-// not break every later step. A source that really fails fails again.
-func afresh(ctx context.Context, what string, d scm.Dirs, f func() error) error {
-	err := f()
-	if err == nil || ctx.Err() != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, branchDir(d))
-	if rerr := os.RemoveAll(branchDir(d)); rerr != nil {
-		return fmt.Errorf("%w (and removing %s: %v)", err, branchDir(d), rerr)
-	}
-	return f()
+	return dir.Afresh(ctx, "checkout", branchDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {

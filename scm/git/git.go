@@ -54,6 +54,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/autobuild/autobuild/scm"
+	"github.com/autobuild/autobuild/scm/dir"
 )
 
 // Kind is the registry name of this SCM.
@@ -236,40 +237,7 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm
 	if LocalPath(src.URL) != "" {
 		return checkout(ctx, src, rev, d)
 	}
-	return afresh(ctx, "checkout", d.Meta, func() error { return checkout(ctx, src, rev, d) })
-}
-
-// afresh runs op, which reads and fetches into the metadata folder meta
-// of a remote source, and runs it again once on a folder emptied first
-// when it fails. The metadata is a cache of the remote's: a checkout
-// killed while it fetched (an empty ref file) must not break every later
-// one; a remote that really fails fails again. (A damaged index costs
-// nothing: every file is written anew.) A canceled op, or one that found
-// no revision old enough, is not run again.
-func afresh(ctx context.Context, what, meta string, op func() error) error {
-	err := op()
-	if err == nil || ctx.Err() != nil || errors.Is(err, scm.ErrNoRevisionAt) {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, meta)
-	if rerr := emptyDir(meta); rerr != nil {
-		return fmt.Errorf("%w (and emptying %s: %v)", err, meta, rerr)
-	}
-	return op()
-}
-
-// emptyDir removes everything in dir, but dir itself.
-func emptyDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dir.Afresh(ctx, "checkout", d.Meta, dir.Empty, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {

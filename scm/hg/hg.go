@@ -224,24 +224,7 @@ func (Hg) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.
 	if err := validURL(src.URL); err != nil {
 		return err
 	}
-	return afresh(ctx, "checkout", d, func() error { return checkout(ctx, src, rev, d) })
-}
-
-// afresh runs f, which works with the repository in the metadata
-// folder, and runs it once more on a new repository if it fails. That
-// repository is a cache of the source's: one a killed pull left with an
-// abandoned transaction must not break every later step. A source that
-// really fails fails again.
-func afresh(ctx context.Context, what string, d scm.Dirs, f func() error) error {
-	err := f()
-	if err == nil || ctx.Err() != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, repoDir(d))
-	if rerr := os.RemoveAll(repoDir(d)); rerr != nil {
-		return fmt.Errorf("%w (and removing %s: %v)", err, repoDir(d), rerr)
-	}
-	return f()
+	return dir.Afresh(ctx, "checkout", repoDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {
