@@ -260,7 +260,7 @@ func (b Brz) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d s
 	if err := b.Validate(src); err != nil {
 		return err
 	}
-	return dir.Afresh(ctx, "checkout", branchDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
+	return scm.Afresh(ctx, "checkout", branchDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {

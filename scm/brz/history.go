@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/autobuild/autobuild/scm"
-	"github.com/autobuild/autobuild/scm/dir"
 )
 
 // historyPy reads a branch's past through Breezy's API (brz prints its
@@ -42,7 +41,7 @@ func (b Brz) ResolveAt(ctx context.Context, src scm.Source, at time.Time, d scm.
 		return scm.Revision{}, err
 	}
 	var id *string
-	err = dir.Afresh(ctx, "resolve at "+at.UTC().Format(time.RFC3339), branchDir(d), os.RemoveAll, func() error {
+	err = scm.Afresh(ctx, "resolve at "+at.UTC().Format(time.RFC3339), branchDir(d), os.RemoveAll, func() error {
 		home, err := newHome(d)
 		if err != nil {
 			return err

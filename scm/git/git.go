@@ -54,7 +54,6 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/autobuild/autobuild/scm"
-	"github.com/autobuild/autobuild/scm/dir"
 )
 
 // Kind is the registry name of this SCM.
@@ -237,7 +236,7 @@ func (Git) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm
 	if LocalPath(src.URL) != "" {
 		return checkout(ctx, src, rev, d)
 	}
-	return dir.Afresh(ctx, "checkout", d.Meta, dir.Empty, func() error { return checkout(ctx, src, rev, d) })
+	return scm.Afresh(ctx, "checkout", d.Meta, scm.Empty, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {

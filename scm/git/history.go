@@ -16,7 +16,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/autobuild/autobuild/scm"
-	"github.com/autobuild/autobuild/scm/dir"
 )
 
 // ResolveAt implements scm.SCM: the newest commit of the branch's
@@ -48,7 +47,7 @@ func (g Git) ResolveAt(ctx context.Context, src scm.Source, at time.Time, d scm.
 		return revisionAt(ctx, st, src, h, at)
 	}
 	var rev scm.Revision
-	err = dir.Afresh(ctx, "resolve at a time", d.Meta, dir.Empty, func() error {
+	err = scm.Afresh(ctx, "resolve at a time", d.Meta, scm.Empty, func() error {
 		st, err := openMeta(src, d.Meta)
 		if err != nil {
 			return err

@@ -224,7 +224,7 @@ func (Hg) Checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.
 	if err := validURL(src.URL); err != nil {
 		return err
 	}
-	return dir.Afresh(ctx, "checkout", repoDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
+	return scm.Afresh(ctx, "checkout", repoDir(d), os.RemoveAll, func() error { return checkout(ctx, src, rev, d) })
 }
 
 func checkout(ctx context.Context, src scm.Source, rev scm.Revision, d scm.Dirs) error {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/autobuild/autobuild/scm"
-	"github.com/autobuild/autobuild/scm/dir"
 )
 
 // ResolveAt implements scm.SCM. A tag or a commit resolves as Resolve
@@ -32,7 +31,7 @@ func (h Hg) ResolveAt(ctx context.Context, src scm.Source, at time.Time, d scm.D
 	// hg keeps whole seconds, never before 1970 (it refuses a negative
 	// date).
 	if at.Unix() >= 0 {
-		if err := dir.Afresh(ctx, "fetch", repoDir(d), os.RemoveAll, func() error { return fetch(ctx, src, head.ID, d) }); err != nil {
+		if err := scm.Afresh(ctx, "fetch", repoDir(d), os.RemoveAll, func() error { return fetch(ctx, src, head.ID, d) }); err != nil {
 			return scm.Revision{}, fmt.Errorf("%s: %s: %w", src.URL, src.Ref(), err)
 		}
 		// date('<T') is "at or before T". The node was checked by nodeRE

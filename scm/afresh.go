@@ -1,4 +1,4 @@
-package dir
+package scm
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/autobuild/autobuild/scm"
 )
 
 // Afresh runs op, which works with a cache of a source's in the folder
@@ -16,11 +14,11 @@ import (
 // cleared the cache. The cache is the source's copy: one a step killed
 // while it fetched left locked or half written must not break every
 // later step; a source that really fails fails again. A canceled op, or
-// one that found no revision old enough (scm.ErrNoRevisionAt), is not run
+// one that found no revision old enough (ErrNoRevisionAt), is not run
 // again. What it says goes to stderr: the module's log.
 func Afresh(ctx context.Context, what, cache string, reset func(string) error, op func() error) error {
 	err := op()
-	if err == nil || ctx.Err() != nil || errors.Is(err, scm.ErrNoRevisionAt) {
+	if err == nil || ctx.Err() != nil || errors.Is(err, ErrNoRevisionAt) {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "autobuild scm: %s failed (%v); starting %s afresh\n", what, err, cache)
