@@ -34,8 +34,11 @@ the module's paths: cvs, svn, git, hg, bzr as brz, darcs, disk as dir;
 several as sources:, each in a folder of its own), depends, env, groups,
 label, links, enabled (and the groups' enabled), the control file as command;
 the global env, buildRoot as build_root, hostname and httpPrefix as
-publish.url, the cache switch as archive.disabled, and what AUTOBUILD_COUNTER
-and AUTOBUILD_TIMESTAMP held (counter:, timestamp_format:). Every other
+publish.url, the cache switch as archive.disabled, what AUTOBUILD_COUNTER
+and AUTOBUILD_TIMESTAMP held (counter:, timestamp_format:), and the mail
+alerts (1.2's alert block with features/email_alerts, adminEmail and the
+other people's addresses; 1.0's EmailAlert output) as alerts: and each
+module's admins:. Every other
 setting is named, with the reason, on stderr (autobuild import: FILE:LINE:
 SETTING: not carried over: WHY) and as a comment where it belongs in the
 output. A file that Test-AutoBuild ran through Template Toolkit must be

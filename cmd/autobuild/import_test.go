@@ -49,6 +49,22 @@ func TestImportThenPlan(t *testing.T) {
 			t.Errorf("%s is not named on stderr", s)
 		}
 	}
+	// The mail alerts are carried over (and so not named): the sender,
+	// the operators, the SMTP server, and each module's administrator.
+	for _, s := range []string{"features/email_alerts", "alert", "alert/to", "alert/from", "alert/smtpServer", "adminEmail", "modules/libfoo/adminEmail"} {
+		if named[s] {
+			t.Errorf("%s is named on stderr, but carried over", s)
+		}
+	}
+	for _, want := range []string{
+		"alerts:\n  from: \"Farm Builder <builder@example.org>\"\n  to:\n    - ops@example.org\n  on: change\n  smtp:\n    host: mail.example.org\n    port: 2525\n",
+		"    admins:\n      - foo-admin@example.org\n",
+		"    admins:\n      - \"\\\"Farm Administrator\\\" <admin@example.org>\"\n",
+	} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("the file does not hold %q", want)
+		}
+	}
 	if last := lines[len(lines)-1]; last != "autobuild import: wrote "+out+": 8 modules (2 disabled), "+itoa(len(lines)-1)+" settings not carried over" {
 		t.Errorf("last line %q", last)
 	}

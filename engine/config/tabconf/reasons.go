@@ -8,7 +8,7 @@ import "strings"
 var reasons = []struct{ pattern, why string }{
 	// Test-AutoBuild 1.2's auto-build.conf
 	{"engine", "autobuild's run is one fixed pipeline (checkout, build, archive, publish), with no engine file"},
-	{"templateDir", "autobuild's status site has no templates"},
+	{"templateDir", "autobuild's page templates (publish.templates) are Go html/template files, not Template Toolkit ones: write them anew"},
 	{"label", "autobuild's status site has no title"},
 	{"adminEmail", whyPeople}, {"adminName", whyPeople}, {"groupEmail", whyPeople}, {"groupName", whyPeople},
 	{"admin-email", whyPeople}, {"admin-name", whyPeople}, {"group-email", whyPeople}, {"group-name", whyPeople},
@@ -18,7 +18,8 @@ var reasons = []struct{ pattern, why string }{
 	{"lock", "autobuild locks its build root itself (state/lock)"},
 	{"platform", "autobuild records no description of the build host"},
 	{"platforms", "autobuild records no description of the build host"},
-	{"alert", whyMail},
+	{"alert/*", "autobuild's alerts (alerts:) have no such setting"},
+	{"alert", "the mail alerts are not on (features/email_alerts = 1): nothing mails"},
 	{"maxCacheSize", whyArchive}, {"maxCacheAge", whyArchive},
 	{"groups/*/label", "autobuild's groups have no labels (each module's groups are carried over)"},
 	{"groups/*", "autobuild's groups have no settings (each module's groups are carried over)"},
@@ -47,6 +48,9 @@ var reasons = []struct{ pattern, why string }{
 	{"build/home", whyLayout}, {"build/root", whyLayout}, {"build/cache-dir", whyLayout}, {"root", whyLayout},
 	{"build", "autobuild has no such build setting"},
 	{"package-types", "autobuild publishes every file a build leaves in its package folder, whatever its type"},
+	{"output/*/options/url", "autobuild's alerts link the module's log and the site from publish.url"},
+	{"output/*/options/ignore-modules", "autobuild's alerts.to get the alerts of every module"},
+	{"output/*/options/template-dir", "autobuild's alert mails are plain text of its own, from no template"},
 	{"publishers", "autobuild publishes one status site, with logs and packages (publish:)"},
 	{"output", "autobuild publishes one status site, with logs and packages (publish:)"},
 	{"stages", "autobuild's run is one fixed pipeline (checkout, build, archive, publish)"},
@@ -58,7 +62,7 @@ var reasons = []struct{ pattern, why string }{
 }
 
 const (
-	whyPeople  = "autobuild sends no mail and names no people: under cron a run prints the modules that newly failed, and cron mails that"
+	whyPeople  = "autobuild names people only as the recipients of its mail alerts (alerts.to, a module's admins:), and the alerts here do not mail them"
 	whyArchive = "autobuild's build archive keeps a number of entries per module (archive.keep), not a size or an age"
 	whyRebuild = "autobuild reuses a module's build whenever none of its inputs changed; it has no switch to build one module every run"
 	whyLayout  = "autobuild lays out source-root/, install-root/, package-root/ and the build archive under build_root itself"

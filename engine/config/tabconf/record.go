@@ -7,9 +7,10 @@
 // repositories and each module's sources (several become sources:, each
 // in a folder of its own), depends, env, groups, label, links, enabled,
 // the control file; the global env, buildRoot, the site's address, the
-// cache switch and the counter. It names every setting it cannot carry
-// over, with the reason, as a Note: the caller prints them, and the YAML
-// holds them as comments where they belong. A value that matches what
+// cache switch, the counter and the mail alerts (alerts.go). It names
+// every setting it cannot carry over, with the reason, as a Note: the
+// caller prints them, and the YAML holds them as comments where they
+// belong. A value that matches what
 // autobuild does anyway (features/checkout = 1, email_alerts = 0) is
 // carried over by saying nothing. Import does not load its result: the
 // import command loads it with engine/config before it writes it.

@@ -77,6 +77,7 @@ type translation struct {
 	epoch         bool   // timestamp_format: epoch (Test-AutoBuild 1.2's)
 	defaultCmd    string // the top-level control-file of Test-AutoBuild 1.0
 	defaultCmdSet bool
+	mail          *alertsOut // the alerts (alerts.go), nil for none
 }
 
 type kv struct{ k, v string }
@@ -104,7 +105,8 @@ type module struct {
 	env      []kv
 	groups   []string
 	links    []config.Link
-	oldStyle bool // Test-AutoBuild 1.0's repository + paths
+	admins   []string // its own alert recipients (alerts.go)
+	oldStyle bool     // Test-AutoBuild 1.0's repository + paths
 }
 
 func (t *translation) note(n *Node, setting, why string) {
@@ -216,6 +218,9 @@ func (t *translation) run() error {
 	if on == 0 {
 		return &Error{File: t.file, Line: mods.Line, Setting: "modules", Msg: "every module that can be carried over is disabled: autobuild needs at least one to build"}
 	}
+	if err := t.alerts(); err != nil {
+		return err
+	}
 	t.unused(t.root, "")
 	return nil
 }
@@ -303,8 +308,6 @@ func (t *translation) topLevel() error {
 		{"enableCreaterepo", false, "autobuild makes no package repository index"},
 		{"enableApt", false, "autobuild makes no package repository index"},
 		{"enableYum", false, "autobuild makes no package repository index"},
-		{"features/email_alerts", false, whyMail},
-		{"enableAlerts", false, whyMail},
 		{"debug", false, "give autobuild --log-level debug"},
 		{"abort-on-fail", false, "autobuild builds every module whose dependencies built: a failure skips only its dependents"},
 	} {
@@ -318,12 +321,6 @@ func (t *translation) topLevel() error {
 		}
 		if truth(s) != f.same {
 			t.note(n, f.path, f.why)
-		}
-	}
-	// With the alerts off, their settings say nothing.
-	for _, p := range []string{"features/email_alerts", "enableAlerts"} {
-		if n := t.at(p); n != nil && n.Kind == Text && !truth(n.Text) {
-			consume(r.Get("alert"))
 		}
 	}
 	if n := r.Get("env"); n != nil {
@@ -399,8 +396,6 @@ func engineVar(k string) bool {
 }
 
 const whyEngineVar = "autobuild sets the AUTOBUILD_ and AUTO_BUILD_ variables itself"
-
-const whyMail = "autobuild sends no mail: under cron a run prints the modules that newly failed, and cron mails that"
 
 // whole names setting n as a whole, for why: what it holds is not
 // looked at.

@@ -3,6 +3,7 @@ package tabconf
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,10 +216,27 @@ func TestImportFarm12(t *testing.T) {
 	if !strings.Contains(string(r.YAML), "    # disabled: its group attic is disabled (groups/attic/enabled)\n    enabled: false\n") {
 		t.Error("oldlib does not say why it is disabled")
 	}
+	// The alerts: one mail a module when it breaks (first-fail), to the
+	// operators and to the module's administrator, the farm's for a
+	// module that names none.
+	a := cfg.Alerts
+	if a == nil || a.From != "Farm Builder <builder@example.org>" || !slices.Equal(a.To, []string{"ops@example.org"}) || a.On != "change" ||
+		a.SMTP == nil || a.SMTP.Host != "mail.example.org" || a.SMTP.Port != 2525 || a.SMTP.StartTLS != "opportunistic" {
+		t.Errorf("alerts: %+v (smtp %+v)", a, a.SMTP)
+	}
+	for _, name := range []string{"libfoo", "libbar", "app", "tools"} {
+		want := []string{`"Farm Administrator" <admin@example.org>`}
+		if name == "libfoo" {
+			want = []string{"foo-admin@example.org"}
+		}
+		if got := cfg.Module(name).Admins; !slices.Equal(got, want) {
+			t.Errorf("%s: admins %q, want %q", name, got, want)
+		}
+	}
 
 	checkNotes(t, "farm-1.2.conf", text, r, map[string][2]string{
 		"engine":                            {"engine = ", "fixed pipeline"},
-		"adminEmail":                        {"adminEmail = admin", "sends no mail"},
+		"groupEmail":                        {"groupEmail = dev", "recipients of its mail alerts"},
 		"features/apt_index":                {"apt_index", "package repository index"},
 		"maxCacheSize":                      {"maxCacheSize", "archive.keep"},
 		"groups/core/label":                 {"label = Core libraries", "groups have no labels"},
@@ -227,7 +245,6 @@ func TestImportFarm12(t *testing.T) {
 		"repositories/perforce":             {"perforce = {", "no Perforce backend"},
 		"repositories/arch":                 {"arch = {", "does not translate GNU Arch repositories"},
 		"isos":                              {"isos = {", "ISO images"},
-		"modules/libfoo/adminEmail":         {"foo-admin@", "sends no mail"},
 		"modules/libfoo/links/[1]":          {"^href = http://cvs.example.org", "query"},
 		"modules/libfoo/artifacts":          {"artifacts = (", "package folder"},
 		"modules/libbar/useArchive":         {"useArchive", "build one module every run"},
@@ -240,7 +257,8 @@ func TestImportFarm12(t *testing.T) {
 		"modules/_private":                  {"_private = {", "not a module name"},
 	}, []string{
 		"buildRoot", "hostname", "httpPrefix", "features", "features/cache", "features/checkout", "features/createrepo_index",
-		"features/email_alerts", "alert", "alert/scope", "platform", "env", "env/USER", "groups/attic/enabled",
+		"features/email_alerts", "alert", "alert/scope", "alert/to", "alert/trigger", "alert/from", "alert/smtpServer",
+		"adminEmail", "adminName", "modules/libfoo/adminEmail", "platform", "env", "env/USER", "groups/attic/enabled",
 		"repositories/gitweb/options/base-url", "repositories/anon-cvs/env/CVSROOT", "modules/libfoo/options",
 		"modules/libfoo/options/control-file", "modules/docs/enabled", "modules/tlamod/depends",
 	})
@@ -293,6 +311,11 @@ func TestImportFarm10(t *testing.T) {
 	if l := cfg.Module("widget-dev").Links; len(l) != 1 || l[0].Href != "http://widget.example.org/" {
 		t.Errorf("links %+v", l)
 	}
+	// The EmailAlert output: a mail on every run in which a module fails.
+	if a := cfg.Alerts; a == nil || a.From != "builder@example.org" || !slices.Equal(a.To, []string{"widget-dev@example.org", "ops@example.org"}) ||
+		a.On != "failure" || a.SMTP == nil || a.SMTP.Host != "localhost" || a.SMTP.Port != 25 || a.SMTP.StartTLS != "opportunistic" {
+		t.Errorf("alerts: %+v", a)
+	}
 	checkNotes(t, "farm-1.0.conf", text, r, map[string][2]string{
 		"nice-level":                   {"nice-level", "resource limits"},
 		"tmp-dir":                      {"tmp-dir", "TMPDIR"},
@@ -300,7 +323,8 @@ func TestImportFarm10(t *testing.T) {
 		"build/home":                   {"home = ", "under build_root"},
 		"build/cache-timestamp":        {"cache-timestamp", "no such build setting"},
 		"package-types":                {"package-types", "whatever its type"},
-		"output":                       {"output = {", "one status site"},
+		"output/status":                {"status = {", "one status site"},
+		"output/email/options/url":     {"url = http://build.example.org/widget", "publish.url"},
 		"groups/software/label":        {"label = Software", "no labels"},
 		"repositories/cvs/label":       {"label = CVS server", "no repositories"},
 		"repositories/p4":              {"p4 = {", "no Perforce backend"},
@@ -308,7 +332,8 @@ func TestImportFarm10(t *testing.T) {
 		"modules/widget-dev/paths/[1]": {"widget-extras", "only the first path of a cvs repository too"},
 		"modules/website/cache":        {"cache = 0", "build one module every run"},
 		"modules/core":                 {"//depot/core", "no Perforce backend"},
-	}, []string{"debug", "checkout-source", "abort-on-fail", "control-file", "build/cache", "env/USER",
+	}, []string{"debug", "checkout-source", "abort-on-fail", "control-file", "build/cache", "env/USER", "output", "output/email",
+		"output/email/options/addresses", "output/email/options/sender", "output/email/options/send-on-success",
 		"modules/widget-dev/paths", "modules/widget-dev/group", "modules/widget-stable/controlfile"})
 }
 
@@ -420,6 +445,33 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	repo := func(body string) string { return "r = {\n" + body + "\n}" }
+	// The alerts as "from [to] on host:port".
+	alerts := func(want string) check {
+		return func(t *testing.T, cfg *config.Config, r *Result) {
+			a := cfg.Alerts
+			if a == nil || a.SMTP == nil {
+				t.Errorf("no alerts: %+v, want %s", a, want)
+				return
+			}
+			got := fmt.Sprintf("%s [%s] %s %s:%d", a.From, strings.Join(a.To, " "), a.On, a.SMTP.Host, a.SMTP.Port)
+			if got != want || a.SMTP.StartTLS != "opportunistic" {
+				t.Errorf("alerts %s (starttls %s), want %s", got, a.SMTP.StartTLS, want)
+			}
+		}
+	}
+	noAlerts := func(t *testing.T, cfg *config.Config, r *Result) {
+		if cfg.Alerts != nil || strings.Contains(string(r.YAML), "\n    admins:\n") {
+			t.Errorf("alerts carried over: %+v", cfg.Alerts)
+		}
+	}
+	admins := func(name string, want ...string) check {
+		return func(t *testing.T, cfg *config.Config, r *Result) {
+			if m := cfg.Module(name); m == nil || !slices.Equal(m.Admins, want) {
+				t.Errorf("%s: admins %q, want %q", name, m.Admins, want)
+			}
+		}
+	}
+	const people = "adminEmail = ann@example.org\nadminName = Ann\ngroupEmail = dev@example.org\ngroupName = Dev list\n"
 	rmod := func(name, path, body string) string {
 		return name + " = {\n source = {\n  repository = r\n  path = " + path + "\n }\n" + body + "\n}\n"
 	}
@@ -482,8 +534,40 @@ func TestImportRules(t *testing.T) {
 			[]check{field("archive", func(c *config.Config) any { return c.Archive.Disabled }, false), notNoted("features/cache")}},
 		{"enableCache off", conf("enableCache = 0", gitRepo, mod("a", "")),
 			[]check{field("archive", func(c *config.Config) any { return c.Archive.Disabled }, true), notNoted("enableCache")}},
-		{"alerts on", conf("features = {\n email_alerts = 1\n}\nalert = {\n to = group\n}", gitRepo, mod("a", "")),
-			[]check{noted("features/email_alerts", "no mail"), noted("alert", "no mail")}},
+		{"alerts on without a sender", conf("features = {\n email_alerts = 1\n}\nalert = {\n to = group\n}", gitRepo, mod("a", "")),
+			[]check{noted("features/email_alerts", "sender's address"), noted("alert", "sender's address"), noAlerts}},
+		{"alerts off", conf("adminEmail = a@example.org\nfeatures = {\n email_alerts = 0\n}\nalert = {\n to = admin\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{notNoted("alert"), notNoted("features/email_alerts"), noted("adminEmail", "recipients of its mail alerts"), noAlerts}},
+		{"alerts not switched on", conf("alert = {\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{noted("alert", "not on (features/email_alerts = 1)"), noAlerts}},
+		{"one mail a run to the admin, the group and an address", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n to = admin, group,ops@example.org , admin\n from = Builder <b@example.org>\n}", gitRepo, mod("a", "adminEmail = a-admin@example.org")),
+			[]check{alerts(`Builder <b@example.org> ["Ann" <ann@example.org> "Dev list" <dev@example.org> ops@example.org] digest localhost:25`),
+				admins("a"), notNoted("adminEmail"), notNoted("groupName"), noted("modules/a/adminEmail", "do not mail them")}},
+		{"one mail a module on every failure, to its group", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n scope = module\n trigger = fail\n to = group\n from = b@example.org\n smtpServer = mail.example.org:587\n}", gitRepo,
+			mod("a", "groupEmail = a-dev@example.org\ngroupName = A team")+mod("b", "")),
+			[]check{alerts("b@example.org [] failure mail.example.org:587"), admins("a", `"A team" <a-dev@example.org>`), admins("b", `"Dev list" <dev@example.org>`),
+				notNoted("groupEmail"), notNoted("modules/a/groupEmail"), noted("adminEmail", "do not mail them")}},
+		{"1.2.0's switch, the engine file's names", conf("admin-email = a@example.org\nenableAlerts = 1\nalert = {\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{alerts("b@example.org [a@example.org] digest localhost:25"), notNoted("admin-email"), notNoted("enableAlerts")}},
+		{"trigger always", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n trigger = always\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{alerts(`b@example.org ["Ann" <ann@example.org>] digest localhost:25`), noted("alert/trigger", "never for a run in which nothing failed")}},
+		{"one mail a run on every failure", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n scope = builder\n trigger = fail\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{alerts(`b@example.org ["Ann" <ann@example.org>] failure localhost:25`), noted("alert/scope", "each failing module on its own")}},
+		{"an unknown trigger and setting", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n trigger = sometimes\n from = b@example.org\n subject = x\n}", gitRepo, mod("a", "")),
+			[]check{alerts(`b@example.org ["Ann" <ann@example.org>] digest localhost:25`), noted("alert/trigger", `not "sometimes"`), noted("alert/subject", "no such setting")}},
+		{"an address that is none", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n to = ops@example.org, ops at example\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{alerts("b@example.org [ops@example.org] digest localhost:25"), noted("alert/to", `left out: "ops at example" is not a mail address`)}},
+		{"nobody to mail", conf("features = {\n email_alerts = 1\n}\nalert = {\n to = admin\n from = b@example.org\n}", gitRepo, mod("a", "")),
+			[]check{noted("alert", "nobody autobuild can mail: admin: adminEmail is not set"), noted("features/email_alerts", "nobody"), noAlerts}},
+		{"a port that is none", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n from = b@example.org\n smtpServer = mail.example.org:99999\n}", gitRepo, mod("a", "")),
+			[]check{noted("alert", "the port must be from 1 to 65535"), noted("adminEmail", "do not mail them"), noAlerts}},
+		{"a sender that is none", conf(people+"features = {\n email_alerts = 1\n}\nalert = {\n from = builder\n}", gitRepo, mod("a", "")),
+			[]check{noted("alert", `alert/from: "builder" is not a mail address`), noAlerts}},
+		{"1.0 EmailAlert without a sender", conf("output = {\n mail = {\n  module = Test::AutoBuild::Output::EmailAlert\n  options = {\n   addresses = a@example.org\n   smtp_server = localhost\n  }\n }\n}", gitRepo, mod("a", "")),
+			[]check{noted("output/mail", "no options/sender"), noAlerts}},
+		{"1.0 EmailAlert", conf("output = {\n mail = {\n  module = Test::AutoBuild::Output::EmailAlert\n  options = {\n   addresses = a@example.org,b@example.org\n   smtp_server = mail:26\n   sender = s@example.org\n   send-on-success = true\n   ignore-modules = a\n  }\n }\n}", gitRepo, mod("a", "")),
+			[]check{alerts("s@example.org [a@example.org b@example.org] failure mail:26"), noted("output/mail/options/send-on-success", "never for a run"),
+				noted("output/mail/options/ignore-modules", "every module"), notNoted("output/mail")}},
 		{"checkout off", conf("features = {\n checkout = 0\n}", gitRepo, mod("a", "")),
 			[]check{noted("features/checkout", "checks every module out")}},
 		{"Perl truth", conf("", gitRepo, mod("a", "enabled = 0.0")+mod("b", "enabled = 00")+mod("c", "enabled =")+mod("d", "")),
@@ -624,6 +708,35 @@ func TestImportHostileValues(t *testing.T) {
 	naive := "modules:\n  - name: a\n    source: {url: /srv/a}\n    label: " + hostile[0]
 	if cfg := load(t, []byte(naive)); len(cfg.Modules) != 2 {
 		t.Fatalf("the control run has %d modules, want the injected one too", len(cfg.Modules))
+	}
+}
+
+// A hostile administrator's name (quotes, angle brackets, commas, line
+// breaks) stays the name of the one address it belongs to: the loaded
+// alerts mail exactly the administrator. The control: joined as
+// Test-AutoBuild joined them ("name <email>"), the first name adds a
+// recipient of its own.
+func TestImportAlertNamesStayNames(t *testing.T) {
+	const evil = `Evil <evil@attacker.example>, x`
+	if list, err := mail.ParseAddressList(evil + " <admin@example.org>"); err != nil || len(list) != 2 {
+		t.Fatalf("control: the naive join gives %v (%v), want two recipients", list, err)
+	}
+	for i, name := range []string{evil, "Ops\nBcc: evil@attacker.example", "<evil@attacker.example>", "Ünïcode, Team"} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			top := "adminEmail = admin@example.org\nadminName = <<END\n" + name + "\nEND\nfeatures = {\n email_alerts = 1\n}\nalert = {\n from = b@example.org\n}"
+			r, err := Import("a.conf", []byte(conf(top, gitRepo, mod("a", ""))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := load(t, r.YAML)
+			if cfg.Alerts == nil || len(cfg.Alerts.To) != 1 {
+				t.Fatalf("alerts %+v:\n%s", cfg.Alerts, r.YAML)
+			}
+			list, err := mail.ParseAddressList(cfg.Alerts.To[0])
+			if err != nil || len(list) != 1 || list[0].Address != "admin@example.org" || list[0].Name != name {
+				t.Errorf("to %q is %v (%v), want the one address admin@example.org named %q", cfg.Alerts.To[0], list, err, name)
+			}
+		})
 	}
 }
 

@@ -85,6 +85,9 @@ func (t *translation) result() *Result {
 			fmt.Fprintf(&b, "  - %s\n", yamlString(e.k+"="+e.v))
 		}
 	}
+	if t.mail != nil {
+		t.mail.write(&b)
+	}
 	b.WriteString("modules:\n")
 	for _, m := range t.mods {
 		if m.skip != "" {
@@ -141,6 +144,7 @@ func (t *translation) result() *Result {
 		}
 		list("env", env)
 		list("groups", m.groups)
+		list("admins", m.admins)
 		if len(m.links) > 0 {
 			b.WriteString("    links:\n")
 			for _, l := range m.links {
