@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -202,7 +203,22 @@ func mergeMount(m *Merge, host string, uid, gid int) error {
 	if err := mountOverlay(dir, host+dir, host+work, lowers); err != nil {
 		return mergeErr("merged folder %s: %w", m.Dir, err)
 	}
+	settle(dir)
 	return nil
+}
+
+// settle reads every folder of a merged folder once, before the step.
+// The first read of a merged folder changes its ctime (the overlay marks
+// its upper folder then; seen on tmpfs), and a step that stats a folder,
+// reads it and stats it again, as tar(1) does, would take that for the
+// folder changing under it ("file changed as we read it").
+func settle(dir string) {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil && d != nil && d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	})
 }
 
 // stackLayers stacks more layers than one overlay takes: each run of
@@ -298,7 +314,7 @@ func overlayContext(target, upper, work string, lowers []string, oneByOne bool) 
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fail("create", err)
 	}
-	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOATIME)
 	if err != nil {
 		return fail("fsmount", err)
 	}
@@ -321,7 +337,7 @@ func mountOverlayLegacy(target, upper, work string, lowers []string) error {
 	if len(data) >= os.Getpagesize() {
 		return fmt.Errorf("overlay: the paths of its %d lower folders take %d bytes, more than this kernel's mount(2) takes (%d)", len(lowers), len(data), os.Getpagesize())
 	}
-	if err := unix.Mount("overlay", target, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+	if err := unix.Mount("overlay", target, "overlay", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, data); err != nil {
 		return fmt.Errorf("overlay: mount on %s: %w", target, err)
 	}
 	return nil
