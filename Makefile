@@ -7,7 +7,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 BIN     := bin/autobuild
 BINS    := $(BIN) bin/autobuild-secure bin/autobuild-helper
 
-.PHONY: all build demo test test-go test-vm policy bench vet clean install
+.PHONY: all build demo demo-cluster test test-go test-vm policy bench vet clean install
 
 all: build
 
@@ -31,6 +31,14 @@ FORCE:
 ## demo: build and run the bundled example (three local git modules)
 demo: build
 	sh examples/demo.sh $(CURDIR)/$(BIN)
+
+## demo-cluster: the demo with its builds on a two-node Slurm cluster started
+## on this machine in a private folder (munge and slurm packages; as root), then stopped
+demo-cluster: build
+	$(GO) run ./internal/slurmtest/democluster -share $(CURDIR)/bin -- \
+	  env DEMO_WORK=$(CURDIR)/examples/work-cluster \
+	  DEMO_EXECUTOR='executor: {kind: slurm, node_root: /tmp/autobuild-node}' \
+	  sh examples/demo.sh $(CURDIR)/$(BIN)
 
 ## test: everything CI runs: vet, unit and end-to-end tests, then the SELinux VM test
 ## (which compiles the policy module first)

@@ -138,7 +138,7 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		Log: r.sources[i].log, Say: say, LogLimit: r.cfg.LogLimit(m),
 		Stamp: r.stamp(ctx), Merged: m.MergedInstallRoot(),
 	})
-	res.Enforced, res.Missing = sr.Enforced, sr.Missing
+	res.Enforced, res.Missing, res.Node = sr.Enforced, sr.Missing, sr.Node
 	res.LogDiscarded += sr.OutputDiscarded
 	// The results file the build left, read before a failure empties its
 	// temp folder. Reported only: the exit status decides the state.
@@ -157,7 +157,11 @@ func (r *runner) module(ctx context.Context, i int) bool {
 		return fail(err.Error())
 	}
 	res.State = report.Built
-	say("build succeeded in %s", sr.Duration.Round(time.Millisecond))
+	if sr.Node != "" {
+		say("build succeeded in %s on node %s", sr.Duration.Round(time.Millisecond), sr.Node)
+	} else {
+		say("build succeeded in %s", sr.Duration.Round(time.Millisecond))
+	}
 	// Its install root becomes read-only for every step before any
 	// dependent starts (they read it by type, at their own categories).
 	if err := r.ws.SealInstall(r.layout.InstallDir(m.Name)); err != nil {

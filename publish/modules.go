@@ -212,6 +212,7 @@ type modulePageData struct {
 	Reason             string
 	Revision, RevURL   string
 	Level              string
+	Node               string
 	Missing            []string
 	FeedURL, BadgeURL  string
 	LogURL, LogNote    string
@@ -232,7 +233,7 @@ func (h *historyState) modulePageData(m *report.Module, rec moduleRecord, hasSum
 	l := links{base: up(h.base)}
 	site := links{base: "../"}
 	d := modulePageData{Title: h.title, Name: m.Name, Label: m.Label, Links: m.Links, State: m.State, Reason: m.Reason,
-		Revision: m.Revision, RevURL: commitURL(h.commitURL, m.Name, m.Revision), Level: m.Level, Missing: m.Missing,
+		Revision: m.Revision, RevURL: commitURL(h.commitURL, m.Name, m.Revision), Level: m.Level, Node: m.Node, Missing: m.Missing,
 		LogDiscarded: m.LogDiscarded, Unpublished: m.Unpublished, Changes: changesOf(h.commitURL, m.Name, m.Changes),
 		ChangesSince: m.ChangesSince, OwnSums: ownSums(m.Artifacts), Theme: themeCSS}
 	if len(m.Name)+len(".atom") <= maxName {
@@ -307,7 +308,7 @@ var moduleTemplate = template.Must(template.New("module").Funcs(funcs).Parse(`<!
 <body>
 <p><a href="../index.html">{{.Title}}: the latest run</a></p>
 <h1>{{.Name}}{{if .Label}} <small>{{.Label}}</small>{{end}}: <span class="{{.State}}">{{.State}}</span></h1>
-<p>In the latest run: <span class="{{.State}}">{{.State}}</span>{{if .Reason}} ({{.Reason}}){{end}}{{if .Revision}}, revision {{if .RevURL}}<a href="{{.RevURL}}" rel="nofollow noopener"><code>{{.Revision}}</code></a>{{else}}<code>{{.Revision}}</code>{{end}}{{end}}; trust level {{.Level}}{{if .Missing}} <small class="warn">(not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}})</small>{{end}}.
+<p>In the latest run: <span class="{{.State}}">{{.State}}</span>{{if .Reason}} ({{.Reason}}){{end}}{{if .Revision}}, revision {{if .RevURL}}<a href="{{.RevURL}}" rel="nofollow noopener"><code>{{.Revision}}</code></a>{{else}}<code>{{.Revision}}</code>{{end}}{{end}}; trust level {{.Level}}{{if .Node}}, built on node {{.Node}}{{end}}{{if .Missing}} <small class="warn">(not enforced: {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}})</small>{{end}}.
 {{if .FeedURL}}<a href="{{.FeedURL}}" type="application/atom+xml">Feed</a>{{end}}{{if .BadgeURL}} · <a href="{{.BadgeURL}}">badge</a>{{end}}{{range .Links}} · <a href="{{.Href}}" rel="nofollow noopener">{{or .Label .Href}}</a>{{end}}</p>
 <h2>Log</h2>
 <p>{{if .LogURL}}<a href="{{.LogURL}}">The whole log</a>.{{else if .LogNote}}<small class="warn">{{.LogNote}}</small>{{else}}No log.{{end}}{{if .LogDiscarded}} <small class="warn">Log cut: {{size .LogDiscarded}} beyond the log limit left out.</small>{{end}}</p>

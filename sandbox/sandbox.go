@@ -136,6 +136,9 @@ type Result struct {
 	// was cancelled. A memory limit (RLIMIT_AS) makes allocations fail
 	// rather than kill: the step's own messages say so.
 	Exhausted string
+	// Node names the machine the step ran on when an executor ran it on
+	// another (a cluster node); empty for this host.
+	Node string `json:",omitempty"`
 }
 
 // Runner starts steps. It is the one place the engine starts processes.

@@ -23,6 +23,9 @@
 //     createrepo_c re-indexing them all (repos.go).
 //   - publishing the site of a run of 500 modules (2,000 artifacts) with
 //     200 runs of history, by phase (publish.go).
+//   - on a two-node Slurm cluster started here: a no-op build's overhead
+//     beyond srun's own round trip, and the makespan DAG on 2 nodes × 2
+//     slots against the same DAG here at -j 4 (cluster.go).
 //
 // Synthetic modules are generated in a temporary folder. `make bench` runs it.
 package main
@@ -51,7 +54,7 @@ import (
 
 var (
 	binFlag   = flag.String("bin", "bin/autobuild", "the autobuild binary to measure")
-	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm,repos,publish")
+	only      = flag.String("only", "", "comma-separated subset: spawn,nochange,biglog,overhead,makespan,plan,scm,repos,publish,cluster")
 	spawnN    = flag.Int("spawn-n", 300, "spawns per spawn figure")
 	jobs      = flag.Int("j", 4, "workers for the makespan figure")
 	dagNodes  = flag.Int("dag", 200, "modules in the makespan DAG")
@@ -104,6 +107,9 @@ func main() {
 	}
 	if want("publish") {
 		benchPublish(filepath.Join(work, "publish"))
+	}
+	if want("cluster") {
+		benchCluster(bin, filepath.Join(work, "cluster"))
 	}
 }
 
@@ -458,20 +464,7 @@ func benchOverhead(bin, dir string, plain time.Duration) {
 // benchMakespan: a random DAG of sleep builds at -j N.
 func benchMakespan(bin, dir string) {
 	n, j := *dagNodes, *jobs
-	rng := rand.New(rand.NewPCG(42, 7))
-	dur := make([]time.Duration, n)
-	deps := make([][]int, n)
-	for i := range n {
-		dur[i] = time.Duration(20+rng.IntN(180)) * time.Millisecond
-		// Edges only to earlier nodes: a DAG. Sparse, with some long chains.
-		for k := 0; k < 3 && i > 0; k++ {
-			if rng.Float64() < 0.5 {
-				d := i - 1 - rng.IntN(min(i, 12))
-				deps[i] = append(deps[i], d)
-			}
-		}
-		slices_dedup(&deps[i])
-	}
+	dur, deps := sleepDAG(n)
 	// Bound: max(critical path, total / N).
 	finish := make([]time.Duration, n)
 	var total, cp time.Duration
@@ -517,30 +510,54 @@ func benchMakespan(bin, dir string) {
 	fmt.Printf("  %-28s %8.0f ms  (%.3f × bound)\n", fmt.Sprintf("GNU make -j %d", j), ms(makeTime), float64(makeTime)/float64(bound))
 
 	for _, trust := range strings.Split(*dagTrust, ",") {
-		var mods []module
-		for i := range n {
-			m := module{name: fmt.Sprintf("n%03d", i), url: url, command: fmt.Sprintf("sleep %.3f", dur[i].Seconds()), trust: trust}
-			for _, d := range deps[i] {
-				m.deps = append(m.deps, fmt.Sprintf("n%03d", d))
-			}
-			mods = append(mods, m)
-		}
-		sub := filepath.Join(dir, trust)
-		must(os.MkdirAll(sub, 0o755))
-		cfg := filepath.Join(sub, "autobuild.yaml")
-		writeConfig(cfg, "", mods)
-		// The first run checks out and learns durations; the measured
-		// runs rebuild everything with those durations known.
-		run(bin, cfg, "-j", fmt.Sprint(j))
-		var spans []time.Duration
-		for range 3 {
-			_, r := run(bin, cfg, "-j", fmt.Sprint(j), "--force")
-			spans = append(spans, r.Duration)
-		}
-		span := median(spans)
+		span := dagSpan(bin, filepath.Join(dir, trust), url, "", trust, dur, deps, j)
 		fmt.Printf("  %-28s %8.0f ms  (%.3f × bound) %s\n", fmt.Sprintf("autobuild -j %d (%s)", j, trust), ms(span), float64(span)/float64(bound),
 			verdict(float64(span) <= 1.05*float64(bound)))
 	}
+}
+
+// sleepDAG is the makespan figures' random DAG of n sleep builds: their
+// durations (20 to 200 ms) and each one's dependencies.
+func sleepDAG(n int) ([]time.Duration, [][]int) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	dur := make([]time.Duration, n)
+	deps := make([][]int, n)
+	for i := range n {
+		dur[i] = time.Duration(20+rng.IntN(180)) * time.Millisecond
+		// Edges only to earlier nodes: a DAG. Sparse, with some long chains.
+		for k := 0; k < 3 && i > 0; k++ {
+			if rng.Float64() < 0.5 {
+				d := i - 1 - rng.IntN(min(i, 12))
+				deps[i] = append(deps[i], d)
+			}
+		}
+		slices_dedup(&deps[i])
+	}
+	return dur, deps
+}
+
+// dagSpan runs the DAG's modules (all at trust, from the repository url,
+// with extra configuration) at -j j in dir: a first run checks out and
+// learns the durations, then the median makespan of three forced runs.
+func dagSpan(bin, dir, url, extra, trust string, dur []time.Duration, deps [][]int, j int) time.Duration {
+	var mods []module
+	for i := range dur {
+		m := module{name: fmt.Sprintf("n%03d", i), url: url, command: fmt.Sprintf("sleep %.3f", dur[i].Seconds()), trust: trust}
+		for _, d := range deps[i] {
+			m.deps = append(m.deps, fmt.Sprintf("n%03d", d))
+		}
+		mods = append(mods, m)
+	}
+	must(os.MkdirAll(dir, 0o755))
+	cfg := filepath.Join(dir, "autobuild.yaml")
+	writeConfig(cfg, extra, mods)
+	run(bin, cfg, "-j", fmt.Sprint(j))
+	var spans []time.Duration
+	for range 3 {
+		_, r := run(bin, cfg, "-j", fmt.Sprint(j), "--force")
+		spans = append(spans, r.Duration)
+	}
+	return median(spans)
 }
 
 func slices_dedup(s *[]int) {

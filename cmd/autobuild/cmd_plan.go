@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/graph"
 	"github.com/autobuild/autobuild/engine/trust"
 	"github.com/autobuild/autobuild/sandbox"
@@ -112,8 +114,23 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	if workers == 0 {
 		workers, perCPU = runtime.NumCPU(), " (one per CPU)"
 	}
+	// Where each level's builds run, on a cluster.
+	var placed []planPlacement
+	if cfg.Executor.Kind == config.ExecutorSlurm {
+		for _, m := range cfg.Modules {
+			if !slices.ContainsFunc(placed, func(p planPlacement) bool { return p.Level == m.Trust }) {
+				pl := cfg.Executor.Place(m.Trust)
+				placed = append(placed, planPlacement{Level: m.Trust, Partition: pl.Partition, Constraint: pl.Constraint})
+			}
+		}
+	}
 	if o.JSON {
-		b, err := json.MarshalIndent(map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "workers": workers, "modules": plan, "disabled": cfg.Disabled}, "", "  ")
+		out := map[string]any{"config": cfg.File, "build_root": cfg.BuildRoot, "workers": workers, "modules": plan, "disabled": cfg.Disabled,
+			"executor": cfg.Executor.Kind}
+		if placed != nil {
+			out["placement"] = placed
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -122,6 +139,13 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 	}
 	w := bufio.NewWriter(g.stdout)
 	fmt.Fprintf(w, "%s: %d modules, build root %s, %d workers%s\n", cfg.File, len(plan), cfg.BuildRoot, workers, perCPU)
+	for _, p := range placed {
+		part := ""
+		if p.Partition != "" {
+			part = " --partition=" + p.Partition
+		}
+		fmt.Fprintf(w, "level %s builds on the Slurm cluster: srun --constraint=%s%s\n", p.Level, p.Constraint, part)
+	}
 	for k, p := range plan {
 		deps := ""
 		if len(p.Depends) > 0 {
@@ -133,4 +157,11 @@ func runPlan(_ context.Context, o *PlanOptions, g *globals) error {
 		fmt.Fprintf(w, "disabled (enabled: false): %s\n", strings.Join(cfg.Disabled, ", "))
 	}
 	return w.Flush()
+}
+
+// planPlacement is where one level's builds run on a cluster.
+type planPlacement struct {
+	Level      string `json:"level"`
+	Partition  string `json:"partition,omitempty"`
+	Constraint string `json:"constraint"`
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/config"
-	"github.com/autobuild/autobuild/engine/executor"
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/publish"
@@ -120,8 +119,11 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	if err != nil {
 		return err
 	}
-	ex := executor.NewLocal(runner, runner.Host, self, cfg.BuildRoot)
-	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: ex.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: ex.WS.LogRoot(),
+	ex, local, err := newExecutor(ctx, cfg, runner, self)
+	if err != nil {
+		return err
+	}
+	site := &publish.Site{Dir: cfg.Publish.Dir, Sites: local.WS.SitesDir(), Keep: cfg.Publish.Keep, LogRoot: local.WS.LogRoot(),
 		FilesURL: cfg.Publish.FilesURL, Title: cfg.Publish.Title, URL: cfg.Publish.URL, CommitURL: cfg.Publish.CommitURL,
 		Templates: cfg.Publish.Templates}
 	// The site first: the alerts link to it once it is live.
@@ -138,7 +140,7 @@ func runRun(ctx context.Context, o *RunOptions, g *globals) error {
 	for _, m := range cfg.Publish.Mirrors { // copies of the live site, each failing alone
 		publishers = append(publishers, &mirror.Mirror{Site: cfg.Publish.Dir, To: m.To, PasswordFile: m.PasswordFile, RSH: m.RSH, Timeout: m.Timeout})
 	}
-	if alerts, err := newAlerts(cfg, ex.WS.Layout); err != nil {
+	if alerts, err := newAlerts(cfg, local.WS.Layout); err != nil {
 		return err
 	} else if alerts != nil {
 		publishers = append(publishers, alerts)

@@ -15,6 +15,7 @@ import (
 	"github.com/autobuild/autobuild/engine"
 	"github.com/autobuild/autobuild/engine/checkout"
 	"github.com/autobuild/autobuild/engine/config"
+	"github.com/autobuild/autobuild/engine/executor/slurm"
 	"github.com/autobuild/autobuild/engine/runlock"
 	"github.com/autobuild/autobuild/sandbox"
 	_ "github.com/autobuild/autobuild/scm/brz"    // wires the brz SCM into the registry
@@ -57,6 +58,8 @@ func main() {
 	sandbox.RunHelperIfRequested()
 	// The checkout step's child side: the engine runs it confined.
 	checkout.RunIfRequested()
+	// What srun runs on a cluster node: a build step, or the probe.
+	slurm.RunNodeIfRequested()
 	// Descriptors the engine inherited (from cron, a shell, a job runner)
 	// must not reach its steps: Go only opens its own close-on-exec.
 	closeInheritedFDs()

@@ -127,6 +127,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (sandbox.Result
 		Profile:  req.Profile,
 		Inputs:   inputs,
 		Outputs:  []string{req.Dirs.Source, req.Dirs.Install, req.Dirs.Package, req.Dirs.Tmp},
+		Scratch:  []string{req.Dirs.Source},
 		Merge:    merge,
 	})
 	switch {

@@ -326,6 +326,7 @@ func Resolve(ctx context.Context, ex executor.Executor, req ResolveRequest) (scm
 		return scm.Revision{}, fmt.Errorf("resolve: %w", err)
 	}
 	res, err := ex.Run(ctx, &executor.Step{
+		Kind:     executor.Checkout,
 		Module:   req.Module,
 		ID:       req.ID,
 		Args:     []string{ex.Self(), ResolveArg, string(b)},
@@ -519,6 +520,7 @@ func Run(ctx context.Context, ex executor.Executor, req Request) (Result, error)
 	}
 	req.Say("checkout %s into %s (trust level %s)", req.Revision, req.Dir, req.Profile.Level)
 	res, err := ex.Run(ctx, &executor.Step{
+		Kind:     executor.Checkout,
 		Module:   req.Module,
 		ID:       req.ID,
 		Args:     []string{ex.Self(), Arg, string(b)},

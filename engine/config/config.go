@@ -59,6 +59,9 @@ type Config struct {
 	Archive Archive `config:"archive"`
 	// Alerts, when set, mails modules' state changes (alerts.go).
 	Alerts *Alerts `config:"alerts"`
+	// Executor says where builds run: this host or a Slurm cluster
+	// (executor.go).
+	Executor Executor `config:"executor"`
 	// BuildUIDs is the range module builds run as (when the engine is
 	// root), less the host's accounts and subordinate ranges.
 	BuildUIDs UIDRange `config:"build_uids"`

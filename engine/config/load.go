@@ -331,6 +331,9 @@ func (l *loader) validate(c *Config) error {
 	if !knownLevel(c.SCMLevel) {
 		return l.err("scm_level", "unknown trust level %q%s", c.SCMLevel, unknownLevel(c.SCMLevel))
 	}
+	if err := l.executor(c, abs, knownLevel); err != nil {
+		return err
+	}
 	if len(c.Modules) == 0 {
 		return l.err("modules", "no modules: add at least one under modules:")
 	}

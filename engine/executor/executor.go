@@ -26,6 +26,11 @@ import (
 
 // Step is one process a module needs: its checkout or its build.
 type Step struct {
+	// Kind is what the step does: a Build (the zero value) or a
+	// Checkout. An executor that runs builds on other machines runs
+	// checkouts here: they reach the repositories, builds get the
+	// checked-out tree.
+	Kind Kind
 	// Module is the module the step belongs to, and ID its identity (the
 	// uid and MCS categories its folders carry).
 	Module string
@@ -55,10 +60,31 @@ type Step struct {
 	// when it ends is its result; what they hold when it starts (a
 	// build's list of its dependencies, in its temp folder) it reads too.
 	Outputs []string
+	// Scratch are Outputs whose content after the step is no result:
+	// the source tree a build may write in. An executor that runs the
+	// step elsewhere sends them but does not bring them back.
+	Scratch []string
 	// Merge, when set, shows the step one of its Outputs merged over some
 	// of its Inputs (a build's install root over its dependencies'):
 	// see Merge.
 	Merge *Merge
+}
+
+// Kind is what a step does.
+type Kind int
+
+const (
+	// Build runs a module's build command.
+	Build Kind = iota
+	// Checkout runs this binary's SCM modes: a resolve or a checkout.
+	Checkout
+)
+
+func (k Kind) String() string {
+	if k == Checkout {
+		return "checkout"
+	}
+	return "build"
 }
 
 // Merge asks for a merged folder (sandbox.Merge): the step sees Dir, one
@@ -197,7 +223,7 @@ func (l *Local) Run(ctx context.Context, s *Step) (sandbox.Result, error) {
 	return l.Runner.Run(ctx, &sandbox.Step{
 		Args: s.Args, Dir: s.Dir, Env: s.Env, Stdout: s.Stdout, Stderr: s.Stderr,
 		OutputLimit: limit, Timeout: s.Timeout, Profile: p,
-		Name: s.Module + "-" + l.kind(s), Scope: l.Scope,
+		Name: s.Module + "-" + s.Kind.String(), Scope: l.Scope,
 	})
 }
 
@@ -247,15 +273,6 @@ func union(a, b []string) []string {
 		}
 	}
 	return out
-}
-
-// kind names a step for its tracking: the checkout step is the one that
-// runs this very binary (in its checkout mode).
-func (l *Local) kind(s *Step) string {
-	if len(s.Args) > 0 && s.Args[0] == l.Bin {
-		return "checkout"
-	}
-	return "build"
 }
 
 // Reap implements Executor.

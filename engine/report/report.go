@@ -43,6 +43,8 @@ type Module struct {
 	Level       string   `json:"level"`
 	Enforced    []string `json:"enforced,omitempty"`
 	Missing     []string `json:"missing,omitempty"`
+	// Node is the cluster node the build ran on; empty for this host.
+	Node string `json:"node,omitempty"`
 	// Start is when the module's pipeline started; absent for a module
 	// that never started (skipped).
 	Start    time.Time     `json:"start,omitzero"`
