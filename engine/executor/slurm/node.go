@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
 	"github.com/autobuild/autobuild/engine/executor"
@@ -64,6 +65,7 @@ func runProbe(stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "autobuild node: reserved ids: %v\n", err)
 		return 1
 	}
+	// Always probed afresh: this is what the engine's preflight trusts.
 	b, _ := json.Marshal(probe{Node: nodeName(), Host: sandbox.ProbeHost(), Reserved: reserved})
 	stdout.Write(b)
 	return 0
@@ -169,7 +171,7 @@ func runInNS(scratch string, stdin io.Reader, stdout io.Writer) int {
 	if err := mountBuildRoot(scratch, j.BuildRoot); err != nil {
 		return fail("make the build root %s: %v", j.BuildRoot, err)
 	}
-	host := sandbox.ProbeHost()
+	host := nodeHost(filepath.Dir(scratch))
 	ws := workspace.NewLocal(j.BuildRoot, host.Root)
 	if err := ws.Init(); err != nil {
 		return fail("make the build root %s: %v", j.BuildRoot, err)
@@ -327,4 +329,62 @@ func mountBuildRoot(scratch, buildRoot string) error {
 		return fmt.Errorf("mount %s at %s: %w", root, buildRoot, err)
 	}
 	return nil
+}
+
+// nodeHost is what this node can enforce for a step. sandbox.ProbeHost
+// starts a few throw-away children to find out, a third of a no-op
+// build's time on the node; so its answer is kept in the node root
+// (host.json), for as long as the machine is not rebooted and this
+// binary, its uid and AUTOBUILD_SANDBOX_DISABLE do not change, and
+// SELinux's mode is read afresh every time. An answer gone stale can only
+// refuse a step, never weaken it: a mechanism the sandbox believes it has
+// and cannot apply fails the step as unconfinable (sandbox.ErrUnsupported),
+// and one it believes missing is treated as missing.
+func nodeHost(nodeRoot string) sandbox.Host {
+	key := hostKey()
+	file := filepath.Join(nodeRoot, "host.json")
+	var kept struct {
+		Key  string       `json:"key"`
+		Host sandbox.Host `json:"host"`
+	}
+	if key != "" {
+		if b, err := os.ReadFile(file); err == nil && json.Unmarshal(b, &kept) == nil && kept.Key == key {
+			h := kept.Host
+			h.SELinux = selinux.GetEnabled() && selinux.EnforceMode() == selinux.Enforcing
+			return h
+		}
+	}
+	h := sandbox.ProbeHost()
+	if key != "" {
+		kept.Key, kept.Host = key, h
+		if b, err := json.Marshal(kept); err == nil {
+			if tmp, err := os.CreateTemp(nodeRoot, ".host-*"); err == nil {
+				_, werr := tmp.Write(b)
+				if cerr := tmp.Close(); werr == nil && cerr == nil {
+					_ = os.Rename(tmp.Name(), file)
+				}
+				os.Remove(tmp.Name())
+			}
+		}
+	}
+	return h
+}
+
+// hostKey names what a kept probe holds for: this boot, this binary, its
+// uid and the mechanisms turned off; "" when it cannot tell.
+func hostKey() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	var st unix.Stat_t
+	if unix.Stat(self, &st) != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d:%d %d %d.%d uid %d disable %q", strings.TrimSpace(string(boot)), st.Dev, st.Ino, st.Size,
+		st.Mtim.Sec, st.Mtim.Nsec, os.Geteuid(), os.Getenv(sandbox.DisableEnv))
 }
