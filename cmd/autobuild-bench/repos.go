@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -24,13 +26,17 @@ import (
 	"github.com/autobuild/autobuild/publish/repo"
 )
 
-var reposN = flag.Int("repos-packages", 1000, "packages of each kind (.deb, .rpm) in the repos figure")
+var (
+	reposN    = flag.Int("repos-packages", 1000, "packages of each kind (.deb, .rpm) in the repos figure")
+	reposRuns = flag.Int("repos-runs", 7, "incremental runs (one .deb and one .rpm changed each) and full re-indexes in the repos figure")
+)
 
 // benchRepos: the site's apt and yum repositories over reposN .deb and
-// reposN .rpm packages in 100 modules, published again with one of each
-// changed, against the same site published without repositories, and
-// against the tools' own full indexing of the same packages in the same
-// run: apt-ftparchive packages, createrepo_c without --update.
+// reposN .rpm packages in 100 modules, published once, then reposRuns
+// times with one package of each kind changed, each run followed by the
+// tools' own full indexing of the same packages: apt-ftparchive
+// packages, createrepo_c without --update. Medians of wall time, and of
+// CPU time (user+sys, the engine's and its children's).
 func benchRepos(dir string) {
 	for _, tool := range []string{"createrepo_c", "rpmbuild", "apt-ftparchive"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -38,8 +44,11 @@ func benchRepos(dir string) {
 			return
 		}
 	}
-	n := *reposN
-	fmt.Printf("\n== repos: apt and yum indexes of %d .deb and %d .rpm packages, one of each changed, against the tools' full re-index\n", n, n)
+	n, runs := *reposN, *reposRuns
+	if runs < 1 || runs > n {
+		must(fmt.Errorf("-repos-runs %d: between 1 and -repos-packages", runs))
+	}
+	fmt.Printf("\n== repos: apt and yum indexes of %d .deb and %d .rpm packages, one of each changed, against the tools' full re-index (medians of %d)\n", n, n, runs)
 	must(os.MkdirAll(dir, 0o755))
 	pkgs := filepath.Join(dir, "pkg")
 	const mods = 100
@@ -57,6 +66,8 @@ func benchRepos(dir string) {
 		must(err)
 		must(os.WriteFile(filepath.Join(mod(i), name), b, 0o644))
 	}
+	// The changed packages: rb-0000 … of version 1.1, one per run.
+	changed := buildBenchRPMs(filepath.Join(dir, "rpmbuild-changed"), runs, "1.1")
 	key := benchKey(dir)
 	input := func(counter int) publish.Input {
 		run := &report.Run{Counter: counter}
@@ -81,70 +92,102 @@ func benchRepos(dir string) {
 		}
 		return in
 	}
-	// publishSite publishes the site and returns the time its
-	// repositories took (the part's WritePart).
-	publishSite := func(name string, counter int) time.Duration {
+	site := &publish.Site{Dir: filepath.Join(dir, "site", "public_html"), Sites: filepath.Join(dir, "site", "sites"), Keep: 2}
+	// publishSite publishes the site and returns the wall and CPU time
+	// its repositories took (the part's WritePart).
+	publishSite := func(counter int) (wall, cpu time.Duration) {
 		r := &repo.Repos{Key: key}
 		tp := &timedPart{Repos: r}
-		s := &publish.Site{Dir: filepath.Join(dir, name, "public_html"), Sites: filepath.Join(dir, name, "sites"), Keep: 2,
-			Parts: []publish.Part{tp}}
+		site.Parts = []publish.Part{tp}
 		in := input(counter)
-		must(s.Publish(context.Background(), in))
+		must(site.Publish(context.Background(), in))
 		must(r.Publish(context.Background(), in))
-		return tp.took
+		return tp.wall, tp.cpu
 	}
-	coldRepos := publishSite("with", 1)
-	// One of each changed.
-	must(os.Remove(filepath.Join(mod(7), "rb-0007_1.0_all.deb")))
-	must(os.WriteFile(filepath.Join(mod(7), "rb-0007_1.1_all.deb"), makeBenchDeb("rb-0007", "1.1"), 0o644))
-	one := buildBenchRPMs(filepath.Join(dir, "rpmbuild-one"), 8, "1.1")
-	b, err := os.ReadFile(filepath.Join(one, "rb-0007-1.1-1.noarch.rpm"))
-	must(err)
-	must(os.Remove(filepath.Join(mod(7), "rb-0007-1.0-1.noarch.rpm")))
-	must(os.WriteFile(filepath.Join(mod(7), "rb-0007-1.1-1.noarch.rpm"), b, 0o644))
-	withRepos := publishSite("with", 2)
+	coldWall, coldCPU := publishSite(1)
 
-	// The tools' own full re-index of the same files.
+	// The tools' own full re-index of the same files, in a folder of
+	// links made before each (not timed).
 	all := filepath.Join(dir, "all")
-	must(os.MkdirAll(all, 0o755))
-	for i := range mods {
-		ents, _ := os.ReadDir(mod(i))
-		for _, e := range ents {
-			must(os.Link(filepath.Join(mod(i), e.Name()), filepath.Join(all, e.Name())))
+	full := func() (ftpWall, ftpCPU, crWall, crCPU time.Duration) {
+		must(os.RemoveAll(all))
+		must(os.MkdirAll(all, 0o755))
+		for i := range mods {
+			ents, _ := os.ReadDir(mod(i))
+			for _, e := range ents {
+				must(os.Link(filepath.Join(mod(i), e.Name()), filepath.Join(all, e.Name())))
+			}
 		}
+		cmd := exec.Command("apt-ftparchive", "packages", ".")
+		cmd.Dir = all
+		began := time.Now()
+		out, err := cmd.Output()
+		ftpWall = time.Since(began)
+		must(err)
+		ftpCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if c := bytes.Count(out, []byte("\nPackage: ")) + 1; c != n {
+			must(fmt.Errorf("apt-ftparchive listed %d packages, not %d", c, n))
+		}
+		cmd = exec.Command("createrepo_c", "--no-database", "--workers", "1", "--quiet", all)
+		began = time.Now()
+		b, err := cmd.CombinedOutput()
+		crWall = time.Since(began)
+		if err != nil {
+			must(fmt.Errorf("createrepo_c: %v: %s", err, b))
+		}
+		crCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		return
 	}
-	began := time.Now()
-	cmd := exec.Command("apt-ftparchive", "packages", ".")
-	cmd.Dir = all
-	out, err := cmd.Output()
-	must(err)
-	ftp := time.Since(began)
-	if c := bytes.Count(out, []byte("\nPackage: ")) + 1; c != n {
-		must(fmt.Errorf("apt-ftparchive listed %d packages, not %d", c, n))
-	}
-	began = time.Now()
-	if b, err := exec.Command("createrepo_c", "--no-database", "--workers", "1", "--quiet", all).CombinedOutput(); err != nil {
-		must(fmt.Errorf("createrepo_c: %v: %s", err, b))
-	}
-	cr := time.Since(began)
 
-	fmt.Printf("  %-52s %8.0f ms\n", "repositories, first run (every package read)", ms(coldRepos))
-	fmt.Printf("  %-52s %8.0f ms\n", "repositories, one .deb and one .rpm changed", ms(withRepos))
-	fmt.Printf("  %-52s %8.0f ms\n", "apt-ftparchive packages, full", ms(ftp))
-	fmt.Printf("  %-52s %8.0f ms\n", "createrepo_c --workers 1, full (no --update)", ms(cr))
-	fmt.Printf("  %-52s %8.0f ms  %s\n", "the tools' full re-index together", ms(ftp+cr), verdict(withRepos < ftp+cr))
+	var incWall, incCPU, ftpWall, ftpCPU, crWall, crCPU, toolsWall, toolsCPU []time.Duration
+	for i := range runs {
+		// rb-000i changes, as a .deb and as an .rpm.
+		must(os.Remove(filepath.Join(mod(i), fmt.Sprintf("rb-%04d_1.0_all.deb", i))))
+		must(os.WriteFile(filepath.Join(mod(i), fmt.Sprintf("rb-%04d_1.1_all.deb", i)), makeBenchDeb(fmt.Sprintf("rb-%04d", i), "1.1"), 0o644))
+		b, err := os.ReadFile(filepath.Join(changed, fmt.Sprintf("rb-%04d-1.1-1.noarch.rpm", i)))
+		must(err)
+		must(os.Remove(filepath.Join(mod(i), fmt.Sprintf("rb-%04d-1.0-1.noarch.rpm", i))))
+		must(os.WriteFile(filepath.Join(mod(i), fmt.Sprintf("rb-%04d-1.1-1.noarch.rpm", i)), b, 0o644))
+		w, c := publishSite(2 + i)
+		incWall, incCPU = append(incWall, w), append(incCPU, c)
+		fw, fc, cw, cc := full()
+		ftpWall, ftpCPU, crWall, crCPU = append(ftpWall, fw), append(ftpCPU, fc), append(crWall, cw), append(crCPU, cc)
+		toolsWall, toolsCPU = append(toolsWall, fw+cw), append(toolsCPU, fc+cc)
+	}
+	line := func(what string, wall, cpu time.Duration, rest string) {
+		fmt.Printf("  %-52s %8.0f ms  (CPU %4.0f ms)  %s\n", what, ms(wall), ms(cpu), rest)
+	}
+	line("repositories, first run (every package read)", coldWall, coldCPU, "")
+	line("repositories, one .deb and one .rpm changed", median(incWall), median(incCPU), "")
+	line("apt-ftparchive packages, full", median(ftpWall), median(ftpCPU), "")
+	line("createrepo_c --workers 1, full (no --update)", median(crWall), median(crCPU), "")
+	line("the tools' full re-index together", median(toolsWall), median(toolsCPU), verdict(median(incWall) < median(toolsWall)))
 }
 
-// timedPart times the repositories' part of a site.
+// timedPart times the repositories' part of a site: wall time, and the
+// CPU time of this process and of the children that ended meanwhile.
 type timedPart struct {
 	*repo.Repos
-	took time.Duration
+	wall, cpu time.Duration
 }
 
 func (p *timedPart) WritePart(ctx context.Context, in publish.PartInput) error {
-	began := time.Now()
-	defer func() { p.took = time.Since(began) }()
+	runtime.GC() // the garbage of the site's own work is not the part's
+	began, cpu := time.Now(), cpuTime()
+	defer func() { p.wall, p.cpu = time.Since(began), cpuTime()-cpu }()
 	return p.Repos.WritePart(ctx, in)
+}
+
+// cpuTime is the user and system time of this process and its waited-for
+// children so far.
+func cpuTime() time.Duration {
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		must(syscall.Getrusage(who, &ru))
+		t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return t
 }
 
 // makeBenchDeb makes a small .deb: ar with debian-binary, control.tar.gz

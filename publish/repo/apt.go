@@ -36,25 +36,27 @@ func (r *Repos) writeApt(ctx context.Context, key *Key, site, dir, prev string, 
 	if err := linkPool(site, dir, debs); err != nil {
 		return err
 	}
-	var cached map[string]control.Paragraph
+	var cached map[stanzaKey][]byte
 	if prev != "" {
-		cached = readStanzas(filepath.Join(prev, "apt", "Packages"))
+		cached = previousStanzas(key, filepath.Join(prev, "apt"))
 	}
 	var idx bytes.Buffer
 	for _, p := range debs {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		para, ok := cached[p.a.SHA256]
-		if !ok {
-			var err error
-			if para, err = readControl(filepath.Join(dir, filepath.FromSlash(p.pool()))); err != nil {
+		if c, ok := cached[stanzaKey{p.a.SHA256, p.a.Size}]; ok {
+			idx.Write(c)
+		} else {
+			para, err := readControl(filepath.Join(dir, filepath.FromSlash(p.pool())))
+			if err != nil {
+				return fmt.Errorf("%s: %v", p.site(), err)
+			}
+			if err := writeControl(&idx, para); err != nil {
 				return fmt.Errorf("%s: %v", p.site(), err)
 			}
 		}
-		if err := writeStanza(&idx, para, p); err != nil {
-			return fmt.Errorf("%s: %v", p.site(), err)
-		}
+		writeFileFields(&idx, p)
 	}
 	return r.writeAptIndexes(key, dir, idx.Bytes(), time.Now())
 }
@@ -63,7 +65,7 @@ func (r *Repos) writeApt(ctx context.Context, key *Key, site, dir, prev string, 
 // files into dir.
 func (r *Repos) writeAptIndexes(key *Key, dir string, packages []byte, now time.Time) error {
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	zw.Write(packages)
 	if err := zw.Close(); err != nil {
 		return err
@@ -107,29 +109,90 @@ func (r *Repos) writeAptIndexes(key *Key, dir string, packages []byte, now time.
 	return nil
 }
 
-// readStanzas reads a Packages file the repository wrote before, by each
-// stanza's SHA256; an unreadable one is no help.
-func readStanzas(path string) map[string]control.Paragraph {
-	f, err := os.Open(path)
+// stanzaKey is what proves a package unchanged: its SHA-256 and size, as
+// the run's report gives them.
+type stanzaKey struct {
+	sha256 string
+	size   int64
+}
+
+// Bounds of what is read of a previous apt repository.
+const (
+	maxRelease  = 1 << 20
+	maxPackages = 1 << 30
+)
+
+// previousStanzas reads the Packages file of the live site's apt
+// repository dir, which writeApt wrote: the control part of each stanza
+// (all but its last three lines, the file's fields), by the key of the
+// package it describes. Only a Packages file whose SHA-256 and size are
+// those its Release lists, signed by key (Release.gpg), is read: the
+// stanzas then are exactly what a run wrote and signed, and a file
+// changed, truncated or signed by another key is no help (every package
+// is read again).
+func previousStanzas(key *Key, dir string) map[stanzaKey][]byte {
+	rel, err := readFile(filepath.Join(dir, "Release"), maxRelease)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	pr, err := control.NewParagraphReader(f, nil)
-	if err != nil {
+	sig, err := readFile(filepath.Join(dir, "Release.gpg"), maxRelease)
+	if err != nil || key.verify(rel, sig) != nil {
 		return nil
 	}
-	all, err := pr.All()
-	if err != nil {
+	sum, size, ok := releaseEntry(rel, "Packages")
+	if !ok || size > maxPackages {
 		return nil
 	}
-	m := make(map[string]control.Paragraph, len(all))
-	for _, p := range all {
-		if s := p.Values["SHA256"]; len(s) == 64 {
-			m[s] = p
+	pk, err := readFile(filepath.Join(dir, "Packages"), size)
+	if err != nil || int64(len(pk)) != size {
+		return nil
+	}
+	if got := sha256.Sum256(pk); hex.EncodeToString(got[:]) != sum {
+		return nil
+	}
+	m := map[stanzaKey][]byte{}
+	for len(pk) > 0 {
+		end := bytes.Index(pk, []byte("\n\n"))
+		if end < 0 {
+			return nil
 		}
+		st := pk[:end+1]
+		pk = pk[end+2:]
+		i := bytes.LastIndex(st, []byte("\nFilename: "))
+		if i < 0 {
+			return nil
+		}
+		f := strings.Split(string(st[i+1:len(st)-1]), "\n")
+		if len(f) != 3 || !strings.HasPrefix(f[1], "Size: ") || !strings.HasPrefix(f[2], "SHA256: ") {
+			return nil
+		}
+		n, err := strconv.ParseInt(strings.TrimPrefix(f[1], "Size: "), 10, 64)
+		if err != nil {
+			return nil
+		}
+		m[stanzaKey{strings.TrimPrefix(f[2], "SHA256: "), n}] = st[:i+1]
 	}
 	return m
+}
+
+// releaseEntry finds name's SHA-256 and size in a Release file.
+func releaseEntry(rel []byte, name string) (sum string, size int64, ok bool) {
+	in := false
+	for _, l := range strings.Split(string(rel), "\n") {
+		if !strings.HasPrefix(l, " ") {
+			in = l == "SHA256:"
+			continue
+		}
+		f := strings.Fields(l)
+		if in && len(f) == 3 && f[2] == name && len(f[0]) == 64 {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || n < 0 {
+				return "", 0, false
+			}
+			return f[0], n, true
+		}
+	}
+	return "", 0, false
 }
 
 // maxControl bounds the control data read of a .deb.
@@ -159,10 +222,10 @@ func readControl(path string) (para control.Paragraph, err error) {
 	return d.Control.Paragraph, nil
 }
 
-// writeStanza writes p's stanza: the control file's fields (each name
-// checked, each value's lines indented so that none can start a field or
-// a stanza), then the file's, from the site's report.
-func writeStanza(w *bytes.Buffer, para control.Paragraph, p pkg) error {
+// writeControl writes the control part of a package's stanza: the
+// control file's fields, each name checked, each value's lines indented
+// so that none can start a field or a stanza, the file's fields left out.
+func writeControl(w *bytes.Buffer, para control.Paragraph) error {
 	for _, k := range []string{"Package", "Version", "Architecture"} {
 		if strings.TrimSpace(para.Values[k]) == "" {
 			return fmt.Errorf("its control file has no %s", k)
@@ -196,10 +259,15 @@ func writeStanza(w *bytes.Buffer, para control.Paragraph, p pkg) error {
 		}
 		w.WriteByte('\n')
 	}
+	return nil
+}
+
+// writeFileFields ends p's stanza with the file's fields, from the site's
+// report (previousStanzas reads them back as the last three lines).
+func writeFileFields(w *bytes.Buffer, p pkg) {
 	w.WriteString("Filename: " + p.pool() + "\n")
 	w.WriteString("Size: " + strconv.FormatInt(p.a.Size, 10) + "\n")
 	w.WriteString("SHA256: " + p.a.SHA256 + "\n\n")
-	return nil
 }
 
 // limitWriter fails once more than n bytes are written.

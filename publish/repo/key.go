@@ -154,3 +154,11 @@ func (k *Key) DetachSign(msg []byte) ([]byte, error) {
 	out.WriteByte('\n')
 	return out.Bytes(), nil
 }
+
+// verify checks that sig, an ASCII-armored detached signature, is this
+// key's signature of msg, made while the key was valid: the test the
+// indexes of the live site pass before any of their entries is reused.
+func (k *Key) verify(msg, sig []byte) error {
+	_, err := openpgp.CheckArmoredDetachedSignature(openpgp.EntityList{k.entity}, bytes.NewReader(msg), bytes.NewReader(sig), nil)
+	return err
+}

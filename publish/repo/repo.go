@@ -15,7 +15,7 @@
 //	  Packages, Packages.gz, Release, InRelease, Release.gpg
 //	  pool/<module>/<path>
 //	yum/                   a yum repository: baseurl=<site>/repos/yum
-//	  repodata/ (createrepo_c), repodata/repomd.xml.asc
+//	  repodata/ (primary, filelists, other: gzipped XML), repodata/repomd.xml.asc
 //	  pool/<module>/<path>
 //
 // The pools hold links to the site's own copies of the artifacts
@@ -25,29 +25,41 @@
 // . _ + ~ - (an element may not start with a dot): an index line is
 // never made of another character a build chose.
 //
-// Unchanged packages are not read again. The apt index takes the stanza
-// of every package whose SHA-256 the live site's Packages already lists
-// from there, and reads only the control file of a new one
-// (pault.ag/go/debian). createrepo_c runs with --update over the live
-// site's repodata (--update-md-path): it reuses the entry of a package of
-// the same path, size and modification time, and the pool's link to an
-// artifact the site carried over from the live site is that same file.
+// Unchanged packages are not read again. What proves a package unchanged
+// is its SHA-256 and size in the run's report; what proves an entry of
+// the live site's index to be one a run wrote is the index's signature by
+// the same key: Release.gpg over a Release that lists the Packages file's
+// SHA-256 (apt.go), repomd.xml.asc over a repomd.xml that lists each
+// metadata file's SHA-256 (yum.go). An index that fails either test is no
+// help, and every package is read again. The apt index reuses the stanza
+// of each package whose key the live Packages lists, and reads only the
+// control file of a new one (pault.ag/go/debian). The yum index reuses
+// each package's three entries (primary, by key and pool path; filelists
+// and other, by SHA-256), runs createrepo_c over only the packages it
+// lacks (--pkglist, over the site's copies, its output written aside),
+// and writes the three files and repomd.xml itself. createrepo_c is not
+// started when no package is new.
 //
-// createrepo_c is the only process started: bounded by Timeout, in a
-// session of its own, killed with everything it started when the run is
-// cancelled or the time is up.
+// The two repositories are made at the same time, and createrepo_c reads
+// while the yum pool is linked. createrepo_c is the only process started:
+// bounded by Timeout, in a session of its own, killed with everything it
+// started when the run is cancelled or the time is up.
 package repo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/autobuild/autobuild/engine/report"
 	"github.com/autobuild/autobuild/publish"
@@ -135,16 +147,24 @@ func (r *Repos) write(ctx context.Context, in publish.PartInput) error {
 		prev = filepath.Join(in.Prev, r.Dir())
 	}
 	debs, rpms := collect(in.Run)
-	var errs []error
+	// The two repositories share nothing but the key: yum's is made while
+	// apt's is, and each that fails costs only itself.
+	var yumErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.writeYum(ctx, key, in.Site, filepath.Join(root, "yum"), prev, rpms); err != nil {
+			os.RemoveAll(filepath.Join(root, "yum"))
+			yumErr = fmt.Errorf("yum repository: %w", err)
+		}
+	}()
+	var aptErr error
 	if err := r.writeApt(ctx, key, in.Site, filepath.Join(root, "apt"), prev, debs); err != nil {
 		os.RemoveAll(filepath.Join(root, "apt"))
-		errs = append(errs, fmt.Errorf("apt repository: %w", err))
+		aptErr = fmt.Errorf("apt repository: %w", err)
 	}
-	if err := r.writeYum(ctx, key, in.Site, filepath.Join(root, "yum"), prev, rpms); err != nil {
-		os.RemoveAll(filepath.Join(root, "yum"))
-		errs = append(errs, fmt.Errorf("yum repository: %w", err))
-	}
-	return errors.Join(errs...)
+	<-done
+	return errors.Join(aptErr, yumErr)
 }
 
 // pkg is one package artifact to index.
@@ -194,26 +214,77 @@ func collect(run *report.Run) (debs, rpms []pkg) {
 	return debs, rpms
 }
 
-// linkPool links each package's site copy into dir's pool.
+// linkPool links each package's site copy into dir's pool: a regular
+// file of the size the report gives, found without following a symlink
+// at its module's folder or its last element. ps lists each module's
+// packages together (collect): each module's two folders are opened once,
+// and each package costs a stat and a link.
 func linkPool(site, dir string, ps []pkg) error {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	src, dst := -1, -1
+	closeFolders := func() {
+		if src >= 0 {
+			unix.Close(src)
+		}
+		if dst >= 0 {
+			unix.Close(dst)
+		}
+		src, dst = -1, -1
+	}
+	defer closeFolders()
+	var module string
+	var made map[string]bool // the module's subfolders made in the pool
 	for _, p := range ps {
-		dst := filepath.Join(dir, filepath.FromSlash(p.pool()))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+		if src < 0 || p.module != module {
+			closeFolders()
+			module, made = p.module, map[string]bool{}
+			var err error
+			if src, err = unix.Open(filepath.Join(site, "packages", p.module), flags, 0); err != nil {
+				return fmt.Errorf("packages/%s: %w", p.module, err)
+			}
+			pool := filepath.Join(dir, "pool", p.module)
+			if err := os.MkdirAll(pool, 0o755); err != nil {
+				return err
+			}
+			if dst, err = unix.Open(pool, flags, 0); err != nil {
+				return err
+			}
 		}
-		src := filepath.Join(site, filepath.FromSlash(p.site()))
-		st, err := os.Lstat(src)
-		if err != nil {
-			return err
+		if sub := path.Dir(p.a.Path); sub != "." && !made[sub] {
+			if err := os.MkdirAll(filepath.Join(dir, "pool", p.module, filepath.FromSlash(sub)), 0o755); err != nil {
+				return err
+			}
+			made[sub] = true
 		}
-		if !st.Mode().IsRegular() || st.Size() != p.a.Size {
+		var st unix.Stat_t
+		if err := unix.Fstatat(src, p.a.Path, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("%s: %w", p.site(), err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != p.a.Size {
 			return fmt.Errorf("%s is not the site's copy of the artifact", p.site())
 		}
-		if err := os.Link(src, dst); err != nil {
-			return err
+		if err := unix.Linkat(src, p.a.Path, dst, p.a.Path, 0); err != nil {
+			return fmt.Errorf("link %s: %w", p.pool(), err)
 		}
 	}
 	return nil
+}
+
+// readFile reads the file at p, which may hold at most max bytes.
+func readFile(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", p, max)
+	}
+	return b, nil
 }
 
 func writeFile(p string, b []byte) error {

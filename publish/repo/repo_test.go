@@ -2,15 +2,18 @@ package repo_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,6 +168,18 @@ func (f *fixture) put(t *testing.T, module, src string) {
 func (f *fixture) publish(t *testing.T) {
 	t.Helper()
 	f.counter++
+	in := f.input(t)
+	if err := f.site.Publish(context.Background(), in); err != nil {
+		t.Fatalf("site: %v", err)
+	}
+	if err := f.repos.Publish(context.Background(), in); err != nil {
+		t.Fatalf("repos: %v", err)
+	}
+}
+
+// input is the run of every module under pkg/.
+func (f *fixture) input(t *testing.T) publish.Input {
+	t.Helper()
 	run := &report.Run{Counter: f.counter}
 	in := publish.Input{Run: run, Files: map[string]publish.ModuleFiles{}}
 	mods, _ := os.ReadDir(f.pkgs)
@@ -188,12 +203,7 @@ func (f *fixture) publish(t *testing.T) {
 		run.Modules = append(run.Modules, mod)
 		in.Files[m.Name()] = publish.ModuleFiles{Packages: filepath.Join(f.pkgs, m.Name())}
 	}
-	if err := f.site.Publish(context.Background(), in); err != nil {
-		t.Fatalf("site: %v", err)
-	}
-	if err := f.repos.Publish(context.Background(), in); err != nil {
-		t.Fatalf("repos: %v", err)
-	}
+	return in
 }
 
 // serve serves the live site; tamper, when it returns a body, replaces
@@ -300,26 +310,18 @@ func TestAptGetUpdateAndDownload(t *testing.T) {
 
 	// The next run: ab-hello changes, ab-other does not. The stanza of
 	// ab-other comes from the live site's Packages (marked there by the
-	// test), not from its .deb again.
-	live, err := filepath.EvalSymlinks(f.public)
-	must(t, err)
-	pk := filepath.Join(live, "repos/apt/Packages")
-	old, err := os.ReadFile(pk)
-	must(t, err)
-	marked := strings.Replace(string(old), "Package: ab-other\n", "Package: ab-other\nX-Reused: yes\n", 1)
-	must(t, os.Chmod(pk, 0o644))
-	must(t, os.WriteFile(pk, []byte(marked), 0o444))
+	// test, and signed again with the repositories' key), not from its
+	// .deb again.
+	markApt(t, f.public, f.repos.Key, nil)
 	hello2 := makeDeb(t, f.dir, "ab-hello", "1.1", "one, changed")
 	must(t, os.Remove(filepath.Join(f.pkgs, "hello", filepath.Base(hello))))
 	f.put(t, "hello", hello2)
 	f.publish(t)
-	live2, _ := filepath.EvalSymlinks(f.public)
-	got, err := os.ReadFile(filepath.Join(live2, "repos/apt/Packages"))
-	must(t, err)
-	if !strings.Contains(string(got), "Package: ab-other\nX-Reused: yes\n") {
+	got := livePackages(t, f.public)
+	if !strings.Contains(got, "Package: ab-other\nX-Reused: yes\n") {
 		t.Errorf("the unchanged package's stanza was not reused:\n%s", got)
 	}
-	if !strings.Contains(string(got), "Package: ab-hello\nVersion: 1.1\n") || strings.Contains(string(got), "Version: 1.0") {
+	if !strings.Contains(got, "Package: ab-hello\nVersion: 1.1\n") || strings.Contains(got, "Version: 1.0") {
 		t.Errorf("the changed package's stanza is not its new one:\n%s", got)
 	}
 	if out, err := a.run("update"); err != nil || strings.Contains(out, "W:") || strings.Contains(out, "E:") {
@@ -362,6 +364,123 @@ func TestAptGetUpdateAndDownload(t *testing.T) {
 			}
 			t.Logf("apt-get update of a tampered %s:\n%s", c.name, out)
 		})
+	}
+}
+
+// A live Packages changed after it was signed is not reused, nor one
+// signed by another key, nor one that does not match its Release: each
+// of its packages is read again. The control is the same change signed
+// with the repositories' key, which is reused.
+func TestAptReusesOnlySignedStanzas(t *testing.T) {
+	testutil.NeedTool(t, "dpkg-deb", "dpkg")
+	f := newFixture(t)
+	f.put(t, "hello", makeDeb(t, f.dir, "ab-hello", "1.0", "one"))
+	f.put(t, "other", makeDeb(t, f.dir, "ab-other", "2.0", "two"))
+	f.publish(t)
+	want := livePackages(t, f.public)
+	okay := func(t *testing.T, got string) {
+		t.Helper()
+		for _, p := range []string{"Package: ab-hello\nVersion: 1.0\n", "Package: ab-other\n", "Version: 2.0\n", "Filename: pool/other/ab-other_2.0_all.deb\n"} {
+			if !strings.Contains(got, p) {
+				t.Errorf("the index lacks %q:\n%s", p, got)
+			}
+		}
+	}
+	kdir := testutil.Dir(t)
+	otherSecret, _ := testKey(t, kdir, "")
+	other, err := repo.LoadKey(otherSecret, "")
+	must(t, err)
+	for _, c := range []struct {
+		name   string
+		mark   func()
+		reused bool
+	}{
+		{"signed again with the key (control)", func() { markApt(t, f.public, f.repos.Key, nil) }, true},
+		{"changed after signing", func() { markApt(t, f.public, nil, nil) }, false},
+		{"signed by another key", func() { markApt(t, f.public, other, nil) }, false},
+		{"Packages not the one Release lists", func() {
+			markApt(t, f.public, f.repos.Key, nil)
+			pk := filepath.Join(liveDir(t, f.public), "repos/apt/Packages")
+			b, err := os.ReadFile(pk)
+			must(t, err)
+			must(t, os.Chmod(pk, 0o644))
+			must(t, os.WriteFile(pk, bytes.Replace(b, []byte("X-Reused: yes"), []byte("X-Reused: no!"), 1), 0o444))
+		}, false},
+		{"signed but truncated", func() {
+			markApt(t, f.public, f.repos.Key, func(b string) string { return b[:len(b)/2] })
+		}, false},
+		{"Packages truncated", func() {
+			markApt(t, f.public, f.repos.Key, nil)
+			pk := filepath.Join(liveDir(t, f.public), "repos/apt/Packages")
+			b, err := os.ReadFile(pk)
+			must(t, err)
+			must(t, os.Chmod(pk, 0o644))
+			must(t, os.WriteFile(pk, b[:len(b)/2], 0o444))
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.mark()
+			f.publish(t)
+			got := livePackages(t, f.public)
+			if reused := strings.Contains(got, "X-Reused"); reused != c.reused {
+				t.Errorf("stanza reused: %v, want %v:\n%s", reused, c.reused, got)
+			}
+			okay(t, got)
+			if !c.reused && got != want {
+				t.Errorf("the index read again is not the first one:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// liveDir is the live site's folder.
+func liveDir(t *testing.T, public string) string {
+	t.Helper()
+	live, err := filepath.EvalSymlinks(public)
+	must(t, err)
+	return live
+}
+
+func livePackages(t *testing.T, public string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(liveDir(t, public), "repos/apt/Packages"))
+	must(t, err)
+	return string(b)
+}
+
+// markApt adds a field to ab-other's stanza in the live site's Packages
+// (and then changes the file with corrupt, when not nil) and, when key is
+// not nil, writes its Release again with the new file's SHA-256 and size
+// and signs it with key.
+func markApt(t *testing.T, public string, key *repo.Key, corrupt func(string) string) {
+	t.Helper()
+	dir := filepath.Join(liveDir(t, public), "repos/apt")
+	pk := filepath.Join(dir, "Packages")
+	old, err := os.ReadFile(pk)
+	must(t, err)
+	marked := strings.Replace(string(old), "Package: ab-other\n", "Package: ab-other\nX-Reused: yes\n", 1)
+	if corrupt != nil {
+		marked = corrupt(marked)
+	}
+	must(t, os.Chmod(pk, 0o644))
+	must(t, os.WriteFile(pk, []byte(marked), 0o444))
+	if key == nil {
+		return
+	}
+	rel, err := os.ReadFile(filepath.Join(dir, "Release"))
+	must(t, err)
+	osum, nsum := sha256.Sum256(old), sha256.Sum256([]byte(marked))
+	from := fmt.Sprintf(" %x %d Packages\n", osum, len(old))
+	if !bytes.Contains(rel, []byte(from)) {
+		t.Fatalf("Release does not list Packages as %q:\n%s", from, rel)
+	}
+	rel = bytes.Replace(rel, []byte(from), []byte(fmt.Sprintf(" %x %d Packages\n", nsum, len(marked))), 1)
+	sig, err := key.DetachSign(rel)
+	must(t, err)
+	for name, b := range map[string][]byte{"Release": rel, "Release.gpg": sig} {
+		p := filepath.Join(dir, name)
+		must(t, os.Chmod(p, 0o644))
+		must(t, os.WriteFile(p, b, 0o444))
 	}
 }
 
@@ -429,6 +548,194 @@ func TestDnfListAndDownload(t *testing.T) {
 	t.Logf("dnf with a tampered repomd.xml:\n%s", out)
 }
 
+// The yum repository reads again only what changed: an unchanged
+// package's entries come from the live site's metadata (marked there by
+// the test, and signed again with the repositories' key), a changed
+// package is indexed anew, a removed one is gone, and dnf, checking the
+// signature, sees exactly that. Metadata changed after signing, signed by
+// another key, not the file repomd.xml lists, or signed but corrupt, is
+// not reused: every package is read again.
+func TestYumReusesOnlySignedEntries(t *testing.T) {
+	testutil.NeedTool(t, "rpmbuild", "rpm")
+	testutil.NeedTool(t, "createrepo_c", "createrepo-c")
+	testutil.NeedTool(t, "dnf", "dnf")
+	f := newFixture(t)
+	hello := makeRPM(t, f.dir, "ab-hello", "1.0")
+	f.put(t, "hello", hello)
+	f.put(t, "other", makeRPM(t, f.dir, "ab-other", "2.0"))
+	f.publish(t)
+	markYum(t, f.public, "reused", f.repos.Key, nil)
+	must(t, os.Remove(filepath.Join(f.pkgs, "hello", filepath.Base(hello))))
+	f.put(t, "hello", makeRPM(t, f.dir, "ab-hello", "1.1"))
+	f.publish(t)
+	srv := f.serve(t)
+	okay := func(t *testing.T, x string) {
+		t.Helper()
+		for _, w := range []string{"<name>ab-hello</name>", `ver="1.1"`, `<location href="pool/hello/ab-hello-1.1-1.noarch.rpm"/>`,
+			"<name>ab-other</name>", `ver="2.0"`, `<location href="pool/other/ab-other-2.0-1.noarch.rpm"/>`} {
+			if !strings.Contains(x, w) {
+				t.Errorf("primary.xml lacks %s:\n%s", w, x)
+			}
+		}
+		if strings.Contains(x, `ver="1.0"`) {
+			t.Errorf("primary.xml still lists the changed package's old version:\n%s", x)
+		}
+	}
+	x := liveYum(t, f.public, "primary")
+	okay(t, x)
+	if !strings.Contains(x, "<summary>reused</summary>") {
+		t.Errorf("the unchanged package's entry was not reused:\n%s", x)
+	}
+	out, err := dnf(t, srv.URL, f.pubkey, "repoquery")
+	if err != nil || !strings.Contains(out, "ab-hello-0:1.1-1.noarch") || !strings.Contains(out, "ab-other-0:2.0-1.noarch") || strings.Contains(out, "1.0-1") {
+		t.Fatalf("dnf repoquery: %v\n%s", err, out)
+	}
+	// The files come from filelists.xml.
+	out, err = dnf(t, srv.URL, f.pubkey, "repoquery", "--list", "ab-hello", "ab-other")
+	if err != nil || !strings.Contains(out, "/usr/share/ab-hello/hello") || !strings.Contains(out, "/usr/share/ab-other/hello") {
+		t.Fatalf("dnf repoquery --list: %v\n%s", err, out)
+	}
+
+	kdir := testutil.Dir(t)
+	otherSecret, _ := testKey(t, kdir, "")
+	other, err := repo.LoadKey(otherSecret, "")
+	must(t, err)
+	truncate := func(b []byte) []byte { return b[:len(b)-8] }
+	for _, c := range []struct {
+		name string
+		mark func()
+	}{
+		{"changed after signing", func() { markYum(t, f.public, "reused, unsigned", nil, nil) }},
+		{"signed by another key", func() { markYum(t, f.public, "reused, signed by another key", other, nil) }},
+		{"not the file repomd.xml lists", func() {
+			p := markYum(t, f.public, "reused, then changed", f.repos.Key, nil)
+			b, err := os.ReadFile(p)
+			must(t, err)
+			must(t, os.Chmod(p, 0o644))
+			must(t, os.WriteFile(p, append(b, 0), 0o444))
+		}},
+		{"signed but truncated", func() { markYum(t, f.public, "reused, truncated", f.repos.Key, truncate) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.mark()
+			f.publish(t)
+			x := liveYum(t, f.public, "primary")
+			okay(t, x)
+			if strings.Contains(x, "reused") {
+				t.Errorf("an entry was reused:\n%s", x)
+			}
+		})
+	}
+
+	// A removed package is gone from all three files, and from dnf's view.
+	must(t, os.RemoveAll(filepath.Join(f.pkgs, "other")))
+	f.publish(t)
+	for _, name := range []string{"primary", "filelists", "other"} {
+		if x := liveYum(t, f.public, name); strings.Contains(x, "ab-other") || !strings.Contains(x, "ab-hello") || !strings.Contains(x, `packages="1"`) {
+			t.Errorf("%s.xml after ab-other was removed:\n%s", name, x)
+		}
+	}
+	out, err = dnf(t, srv.URL, f.pubkey, "repoquery")
+	if err != nil || !strings.Contains(out, "ab-hello-0:1.1-1.noarch") || strings.Contains(out, "ab-other") {
+		t.Fatalf("dnf repoquery after ab-other was removed: %v\n%s", err, out)
+	}
+	// With no RPM left, the repository is empty, and still one dnf reads.
+	must(t, os.RemoveAll(filepath.Join(f.pkgs, "hello")))
+	f.publish(t)
+	if x := liveYum(t, f.public, "primary"); strings.Contains(x, "<package") || !strings.Contains(x, `packages="0"`) {
+		t.Errorf("primary.xml with no RPM:\n%s", x)
+	}
+	out, err = dnf(t, srv.URL, f.pubkey, "repoquery")
+	if err != nil || strings.Contains(out, "ab-hello") {
+		t.Fatalf("dnf repoquery of the empty repository: %v\n%s", err, out)
+	}
+}
+
+// yumData finds the file of one type (primary, filelists, other) in a
+// repomd.xml: its path in repodata/ and its whole <data> element.
+var yumData = regexp.MustCompile(`(?s)<data type="(\w+)">.*?<location href="repodata/([^"]+)"/>.*?</data>`)
+
+func yumFile(t *testing.T, md []byte, typ string) (name, data string) {
+	t.Helper()
+	for _, m := range yumData.FindAllSubmatch(md, -1) {
+		if string(m[1]) == typ {
+			return string(m[2]), string(m[0])
+		}
+	}
+	t.Fatalf("repomd.xml lists no %s:\n%s", typ, md)
+	return "", ""
+}
+
+// liveYum is the live site's yum metadata file of a type, uncompressed.
+func liveYum(t *testing.T, public, typ string) string {
+	t.Helper()
+	dir := filepath.Join(liveDir(t, public), "repos/yum/repodata")
+	md, err := os.ReadFile(filepath.Join(dir, "repomd.xml"))
+	must(t, err)
+	name, _ := yumFile(t, md, typ)
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	must(t, err)
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	must(t, err)
+	x, err := io.ReadAll(zr)
+	must(t, err)
+	return string(x)
+}
+
+// markYum changes ab-other's summary in the live site's primary.xml.gz
+// to summary (and then the compressed file with corrupt, when not nil),
+// writes the file's new SHA-256 and sizes into repomd.xml and, when key
+// is not nil, signs repomd.xml with key. It returns the file's path.
+func markYum(t *testing.T, public, summary string, key *repo.Key, corrupt func([]byte) []byte) string {
+	t.Helper()
+	dir := filepath.Join(liveDir(t, public), "repos/yum/repodata")
+	md, err := os.ReadFile(filepath.Join(dir, "repomd.xml"))
+	must(t, err)
+	name, data := yumFile(t, md, "primary")
+	p := filepath.Join(dir, name)
+	gz, err := os.ReadFile(p)
+	must(t, err)
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	must(t, err)
+	x, err := io.ReadAll(zr)
+	must(t, err)
+	i := bytes.Index(x, []byte("<name>ab-other</name>"))
+	j := bytes.Index(x[i:], []byte("<summary>"))
+	k := bytes.Index(x[i+j:], []byte("</summary>"))
+	if i < 0 || j < 0 || k < 0 {
+		t.Fatalf("no summary of ab-other in primary.xml:\n%s", x)
+	}
+	nx := append(append(append([]byte(nil), x[:i+j]...), "<summary>"+summary...), x[i+j+k:]...)
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(nx)
+	must(t, zw.Close())
+	ngz := b.Bytes()
+	if corrupt != nil {
+		ngz = corrupt(ngz)
+	}
+	must(t, os.Chmod(p, 0o644))
+	must(t, os.WriteFile(p, ngz, 0o444))
+	sum, osum := sha256.Sum256(ngz), sha256.Sum256(nx)
+	nd := regexp.MustCompile(`<checksum type="sha256">\w+</checksum>`).ReplaceAllString(data, fmt.Sprintf(`<checksum type="sha256">%x</checksum>`, sum))
+	nd = regexp.MustCompile(`<open-checksum type="sha256">\w+</open-checksum>`).ReplaceAllString(nd, fmt.Sprintf(`<open-checksum type="sha256">%x</open-checksum>`, osum))
+	nd = regexp.MustCompile(`<size>\d+</size>`).ReplaceAllString(nd, fmt.Sprintf("<size>%d</size>", len(ngz)))
+	nd = regexp.MustCompile(`<open-size>\d+</open-size>`).ReplaceAllString(nd, fmt.Sprintf("<open-size>%d</open-size>", len(nx)))
+	md = bytes.Replace(md, []byte(data), []byte(nd), 1)
+	write := func(name string, b []byte) {
+		p := filepath.Join(dir, name)
+		must(t, os.Chmod(p, 0o644))
+		must(t, os.WriteFile(p, b, 0o444))
+	}
+	write("repomd.xml", md)
+	if key != nil {
+		sig, err := key.DetachSign(md)
+		must(t, err)
+		write("repomd.xml.asc", sig)
+	}
+	return p
+}
+
 // The site with its repositories still keeps the publisher contract.
 func TestConformance(t *testing.T) {
 	testutil.NeedTool(t, "createrepo_c", "createrepo-c")
@@ -492,19 +799,28 @@ func TestLoadKey(t *testing.T) {
 
 // A repository that cannot be made costs only itself: the site goes live
 // with the other, and the repositories' publisher reports the failure.
+// createrepo_c reads only packages the live site's signed metadata lacks:
+// with none, it is not started at all.
 func TestYumFailureCostsOnlyYum(t *testing.T) {
 	testutil.NeedTool(t, "dpkg-deb", "dpkg")
+	testutil.NeedTool(t, "rpmbuild", "rpm")
 	f := newFixture(t)
 	f.put(t, "hello", makeDeb(t, f.dir, "ab-hello", "1.0", "one"))
-	f.repos.Createrepo = filepath.Join(f.dir, "createrepo-fails")
-	must(t, os.WriteFile(f.repos.Createrepo, []byte("#!/bin/sh\necho out of disk >&2\nexit 3\n"), 0o755))
-	f.counter++
-	run := &report.Run{Counter: f.counter}
-	in := publish.Input{Run: run}
-	if err := f.site.Publish(context.Background(), in); err != nil {
-		t.Fatalf("site: %v", err)
+	rpm := makeRPM(t, f.dir, "ab-hello", "1.0")
+	f.put(t, "hello", rpm)
+	fails := filepath.Join(f.dir, "createrepo-fails")
+	must(t, os.WriteFile(fails, []byte("#!/bin/sh\necho out of disk >&2\nexit 3\n"), 0o755))
+	f.repos.Createrepo = fails
+	publishRun := func() error {
+		t.Helper()
+		f.counter++
+		in := f.input(t)
+		if err := f.site.Publish(context.Background(), in); err != nil {
+			t.Fatalf("site: %v", err)
+		}
+		return f.repos.Publish(context.Background(), in)
 	}
-	err := f.repos.Publish(context.Background(), in)
+	err := publishRun()
 	if err == nil || !strings.Contains(err.Error(), "yum repository: createrepo_c exited with status 3: out of disk") {
 		t.Fatalf("repos: %v", err)
 	}
@@ -523,8 +839,23 @@ func TestYumFailureCostsOnlyYum(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.public, "repos/yum/repodata/repomd.xml.asc")); err != nil {
 		t.Error(err)
 	}
+	// Nothing changed: the failing createrepo_c is not started, and the
+	// repository lists the package.
+	f.repos.Createrepo = fails
+	if err := publishRun(); err != nil {
+		t.Errorf("a run with no package to read: %v", err)
+	}
+	if x := liveYum(t, f.public, "primary"); !strings.Contains(x, `<location href="pool/hello/ab-hello-1.0-1.noarch.rpm"/>`) {
+		t.Errorf("primary.xml of a run with no package to read:\n%s", x)
+	}
+	// Control: a changed package starts it (and fails again).
+	must(t, os.Remove(filepath.Join(f.pkgs, "hello", filepath.Base(rpm))))
+	f.put(t, "hello", makeRPM(t, f.dir, "ab-hello", "1.1"))
+	if err := publishRun(); err == nil || !strings.Contains(err.Error(), "out of disk") {
+		t.Errorf("a run with a changed package: %v", err)
+	}
 	// A repositories' publisher whose site did not publish says so.
-	if err := f.repos.Publish(context.Background(), in); err == nil {
+	if err := f.repos.Publish(context.Background(), f.input(t)); err == nil {
 		t.Error("no site was published, yet the repositories' publisher reported success")
 	}
 }
