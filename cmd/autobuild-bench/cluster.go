@@ -17,6 +17,9 @@ import (
 	"github.com/autobuild/autobuild/sandbox"
 )
 
+// lastCPU is the machine's CPU time per build of the last noop series.
+var lastCPU time.Duration
+
 // clusterRuns is how many no-op builds (and srun round trips) the
 // overhead figure takes the median of.
 const clusterRuns = 30
@@ -61,6 +64,7 @@ func benchCluster(bin, dir string) {
 
 	// srun's own round trip.
 	var trips []time.Duration
+	busy := machineBusy()
 	for range clusterRuns {
 		cmd := exec.Command("srun", "--nodes=1", "--ntasks=1", "--quiet", "--constraint=level-isolated", "/bin/true")
 		cmd.Env = append(os.Environ(), c.Env()...)
@@ -71,6 +75,7 @@ func benchCluster(bin, dir string) {
 		trips = append(trips, time.Since(t))
 	}
 	trip := median(trips)
+	tripCPU := (machineBusy() - busy) / clusterRuns
 
 	// A no-op build, the Slurm executor against the local one.
 	host := sandbox.ProbeHost()
@@ -91,6 +96,8 @@ func benchCluster(bin, dir string) {
 			p.UID, p.GID = id.UID, id.UID
 		}
 		var ds []time.Duration
+		busy := machineBusy()
+		defer func() { lastCPU = (machineBusy() - busy) / clusterRuns }()
 		for range clusterRuns {
 			t := time.Now()
 			res, err := ex.Run(context.Background(), &executor.Step{
@@ -108,16 +115,18 @@ func benchCluster(bin, dir string) {
 	localRoot := filepath.Join(dir, "local")
 	local := executor.NewLocal(&sandbox.Exec{Self: sandbox.HelperBeside(bin), Host: host}, host, bin, localRoot)
 	here := noop(local, localRoot)
+	hereCPU := lastCPU
 	remoteRoot := filepath.Join(dir, "remote")
 	rl := executor.NewLocal(&sandbox.Exec{Self: sandbox.HelperBeside(bin), Host: host}, host, bin, remoteRoot)
 	sx := slurm.New(rl, slurm.Options{Env: c.Env(), Bin: bin, NodeRoot: c.NodeRoot,
 		Place: func(level string) slurm.Placement { return slurm.Placement{Constraint: "level-" + level} }})
 	must(sx.Probe(context.Background(), []string{"isolated"}))
 	remote := noop(sx, remoteRoot)
+	remoteCPU := lastCPU
 	over := remote - trip
-	fmt.Printf("  %-34s %7.1f ms (median of %d)\n", "srun /bin/true round trip", ms(trip), clusterRuns)
-	fmt.Printf("  %-34s %7.1f ms\n", "no-op build here (isolated)", ms(here))
-	fmt.Printf("  %-34s %7.1f ms: %.1f ms beyond srun's round trip %s\n", "no-op build on a node (isolated)", ms(remote), ms(over), verdict(over < 30*time.Millisecond))
+	fmt.Printf("  %-34s %7.1f ms (median of %d; CPU %.0f ms each, all processes)\n", "srun /bin/true round trip", ms(trip), clusterRuns, ms(tripCPU))
+	fmt.Printf("  %-34s %7.1f ms (CPU %.0f ms)\n", "no-op build here (isolated)", ms(here), ms(hereCPU))
+	fmt.Printf("  %-34s %7.1f ms (CPU %.0f ms): %.1f ms beyond srun's round trip %s\n", "no-op build on a node (isolated)", ms(remote), ms(remoteCPU), ms(over), verdict(over < 30*time.Millisecond))
 
 	// The makespan DAG: 2 nodes × 2 slots against -j 4 here.
 	n, j := *dagNodes, 4
@@ -125,7 +134,7 @@ func benchCluster(bin, dir string) {
 	url := filepath.Join(dir, "repos", "sleep")
 	makeRepo(url, map[string]string{"README": "sleep\n"})
 	fmt.Printf("  makespan of the %d-module DAG of sleep builds (isolated), median of 3 forced runs:\n", n)
-	busy := machineBusy()
+	busy = machineBusy()
 	hereSpan := dagSpan(bin, filepath.Join(dir, "dag-local"), url, "", "isolated", dur, deps, j)
 	hereBusy := machineBusy() - busy
 	fmt.Printf("  %-34s %7.0f ms (the machine's CPUs busy %.1f s over the 4 runs)\n", fmt.Sprintf("here, -j %d", j), ms(hereSpan), hereBusy.Seconds())
