@@ -44,9 +44,11 @@ demo-cluster: build
 ## (which compiles the policy module first)
 test: vet test-go test-vm
 
-## test-go: unit and end-to-end tests (real git, real binary, real confinement)
+## test-go: unit and end-to-end tests (real git, real binary, real confinement);
+## the browser test's screenshots land in test-output/screenshots/
 test-go:
-	$(GO) test -count=1 -timeout 20m ./...
+	rm -rf test-output/screenshots
+	AUTOBUILD_SCREENSHOTS=$(CURDIR)/test-output/screenshots $(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=20s ./engine/config
 
 vet:

@@ -49,8 +49,9 @@ import (
 // subtest serves a page broken in each of these ways and expects each
 // check to catch it. Screenshots (the first page of each kind, phone in
 // both modes, index.html on a desktop too) go to AUTOBUILD_SCREENSHOTS
-// when set, else to the test's artifact folder (kept by go test
-// -artifacts).
+// when set (make test-go sets test-output/screenshots), else to the
+// test's artifact folder (kept by go test -artifacts, under a folder of a
+// random name in the -outputdir's _artifacts/).
 func TestSiteInABrowser(t *testing.T) {
 	b := startBrowser(t)
 	shots := screenshotDir(t)
