@@ -52,17 +52,25 @@ func benchCluster(bin, dir string) {
 	cdir, err := os.MkdirTemp("", "bench-slurm-")
 	must(err)
 	defer os.RemoveAll(cdir)
-	c, err := slurmtest.StartIn(cdir, slurmtest.Options{
-		Nodes: []slurmtest.NodeSpec{
-			{Name: "n1", Features: []string{"level-isolated", "level-unconfined"}, CPUs: 2},
-			{Name: "n2", Features: []string{"level-isolated", "level-unconfined"}, CPUs: 2},
-		},
-		Share: []string{filepath.Dir(bin)},
-	})
-	must(err)
+	start := func(name string, scheduling []string) *slurmtest.Cluster {
+		dir := filepath.Join(cdir, name)
+		must(os.MkdirAll(dir, 0o755))
+		c, err := slurmtest.StartIn(dir, slurmtest.Options{
+			Nodes: []slurmtest.NodeSpec{
+				{Name: "n1", Features: []string{"level-isolated", "level-unconfined"}, CPUs: 2},
+				{Name: "n2", Features: []string{"level-isolated", "level-unconfined"}, CPUs: 2},
+			},
+			Share:      []string{filepath.Dir(bin)},
+			Scheduling: scheduling,
+		})
+		must(err)
+		return c
+	}
+	c := start("default", nil)
 	defer c.Stop()
 
 	// srun's own round trip.
+	fmt.Printf("  (CPU times below: the machine's busy time, all processes, less its idle rate of %.0f ms/s)\n", 1000*func() float64 { machineBusy(); return idleRate }())
 	var trips []time.Duration
 	busy := machineBusy()
 	for range clusterRuns {
@@ -138,17 +146,48 @@ func benchCluster(bin, dir string) {
 	hereSpan := dagSpan(bin, filepath.Join(dir, "dag-local"), url, "", "isolated", dur, deps, j)
 	hereBusy := machineBusy() - busy
 	fmt.Printf("  %-34s %7.0f ms (the machine's CPUs busy %.1f s over the 4 runs)\n", fmt.Sprintf("here, -j %d", j), ms(hereSpan), hereBusy.Seconds())
-	extra := fmt.Sprintf("executor: {kind: slurm, slurm_conf: %s, node_root: %s}\n", c.Conf, c.NodeRoot)
-	busy = machineBusy()
-	clusterSpan := dagSpan(bin, filepath.Join(dir, "dag-cluster"), url, extra, "isolated", dur, deps, j)
-	clusterBusy := machineBusy() - busy
-	fmt.Printf("  %-34s %7.0f ms (%.2f × here; CPUs busy %.1f s: the nodes, Slurm and the engine share this machine's %d CPUs)\n",
-		fmt.Sprintf("2 nodes × 2 slots, -j %d", j), ms(clusterSpan), float64(clusterSpan)/float64(hereSpan), clusterBusy.Seconds(), cpus())
+	onCluster := func(c *slurmtest.Cluster, name, what string) {
+		extra := fmt.Sprintf("executor: {kind: slurm, slurm_conf: %s, node_root: %s}\n", c.Conf, c.NodeRoot)
+		busy := machineBusy()
+		span := dagSpan(bin, filepath.Join(dir, "dag-"+name), url, extra, "isolated", dur, deps, j)
+		used := machineBusy() - busy
+		fmt.Printf("  %-34s %7.0f ms (%.2f × here; CPUs busy %.1f s: the nodes, Slurm and the engine share this machine's %d CPUs)\n",
+			fmt.Sprintf("2 nodes × 2 slots, -j %d, %s", j, what), ms(span), float64(span)/float64(hereSpan), used.Seconds(), cpus())
+	}
+	onCluster(c, "cluster", "Slurm's default scheduling")
+	c.Stop()
+	fast := start("fast", slurmtest.FastScheduling)
+	defer fast.Stop()
+	onCluster(fast, "cluster-fast", "scheduling as slots free")
 }
 
-// machineBusy is the CPU time this machine has spent not idle since it
-// booted (/proc/stat), all CPUs together.
+// idleBusy is how much CPU time per second this machine spends busy
+// while nothing of the benchmark runs (kernel threads, other guests'
+// steal), measured once: machineBusy subtracts it.
+var idleBusy = func() float64 {
+	a, t := rawBusy(), time.Now()
+	time.Sleep(2 * time.Second)
+	return float64(rawBusy()-a) / float64(time.Since(t))
+}
+
+var (
+	idleRate  float64
+	busySince time.Time
+)
+
+// machineBusy is the CPU time this machine has spent busy since the
+// first call, all CPUs together, less what it spends busy when idle.
 func machineBusy() time.Duration {
+	if busySince.IsZero() {
+		idleRate = idleBusy()
+		busySince = time.Now()
+	}
+	return rawBusy() - time.Duration(idleRate*float64(time.Since(busySince)))
+}
+
+// rawBusy is the CPU time this machine has spent not idle since it
+// booted (/proc/stat), all CPUs together.
+func rawBusy() time.Duration {
 	b, err := os.ReadFile("/proc/stat")
 	must(err)
 	line, _, _ := strings.Cut(string(b), "\n")

@@ -59,6 +59,7 @@ func (c *Cluster) slurmConf(o Options, host, sock string) string {
 		}
 		lines = append(lines, l)
 	}
+	lines = append(lines, o.Scheduling...)
 	lines = append(lines, "PartitionName="+DefaultPartition+" Nodes=ALL Default=YES MaxTime=INFINITE State=UP")
 	names := make([]string, 0, len(o.Partitions))
 	for name := range o.Partitions {

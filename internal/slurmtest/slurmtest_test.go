@@ -517,6 +517,8 @@ func TestOptionsRefused(t *testing.T) {
 		want string
 	}{
 		{"a name that is a shell command", Options{Nodes: []NodeSpec{node("n1;reboot")}}, `nodes[0]: name "n1;reboot"`},
+		{"a scheduling line that is another setting", Options{Scheduling: []string{"SlurmUser=nobody"}}, `scheduling[0]: "SlurmUser=nobody"`},
+		{"a scheduling line of two lines", Options{Scheduling: []string{"SchedulerType=sched/builtin\nSlurmUser=nobody"}}, `scheduling[0]`},
 		{"an upper-case name", Options{Nodes: []NodeSpec{node("N1")}}, `name "N1"`},
 		{"two nodes of one name", Options{Nodes: []NodeSpec{node("n1"), node("n1")}}, `nodes[1]: name "n1": two nodes`},
 		{"a feature with a comma", Options{Nodes: []NodeSpec{node("n1", "a,b")}}, `node n1: feature "a,b"`},
