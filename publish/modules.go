@@ -148,7 +148,7 @@ func (h *historyState) module(run *report.Run, m *report.Module, hasSums bool) e
 		return err
 	}
 	return h.cache.put(filepath.Join("modules", m.Name+".html"), key, func(w io.Writer) error {
-		return moduleTemplate.Execute(w, d)
+		return h.tpl.execute(w, "module.html", d)
 	})
 }
 

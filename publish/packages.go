@@ -70,7 +70,7 @@ type packageRow struct {
 	SHA256  string
 }
 
-func renderPackages(w io.Writer, run *report.Run, l links) error {
+func renderPackages(w io.Writer, run *report.Run, l links, tpl *Templates) error {
 	var pkgs, not []packageRow
 	for _, m := range run.Modules {
 		for _, a := range m.Artifacts {
@@ -84,18 +84,15 @@ func renderPackages(w io.Writer, run *report.Run, l links) error {
 			}
 		}
 	}
-	return packagesPage.Execute(w, struct {
-		Run           *report.Run
-		Packages, Not []packageRow
-	}{run, pkgs, not})
+	return tpl.execute(w, "packages.html", PackagesPage{Run: run, Packages: pkgs, Not: not, Theme: themeCSS})
 }
 
 // writePackages writes packages.html into the site folder dir, from the
 // run as published (a module whose artifacts were not published lists
 // none).
-func writePackages(dir string, run *report.Run, l links) error {
+func writePackages(dir string, run *report.Run, l links, tpl *Templates) error {
 	var page bytes.Buffer
-	if err := renderPackages(&page, run, l); err != nil {
+	if err := renderPackages(&page, run, l, tpl); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "packages.html"), page.Bytes())

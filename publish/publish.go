@@ -7,10 +7,13 @@
 // that implements Publisher and passes the conformance suite in
 // publish/publishtest; cmd/autobuild wires it in.
 //
-// A site is generated into a fresh folder under sites/ and then swapped in
-// by replacing the public_html symlink atomically (renameio). A web server
-// never sees a half-written site, and a run that fails or is killed before
-// the swap leaves the previous site as it was.
+// A site is generated into a folder of its own under sites/, not live
+// (an empty one, or the spare: the folder of a site that left the kept
+// ones, made to hold exactly what an empty one would; spare.go), and then
+// swapped in by replacing the public_html symlink atomically (renameio).
+// A web server never sees a half-written site, and a run that fails or is
+// killed before the swap leaves the previous site (and every kept one) as
+// it was.
 //
 // File names. An artifact's name is the build's to choose: any bytes but
 // "/" and NUL, UTF-8 or not. On disk the site keeps the exact name
@@ -94,12 +97,26 @@ type Publisher interface {
 	Publish(ctx context.Context, in Input) error
 }
 
+// Historian is a Publisher whose output shows the run history (Site: its
+// pages, feeds and status.json list the earlier runs). The engine records
+// a run in its history once every Historian published it, whatever the
+// other publishers said: a mirror or a mail server that is down fails
+// the run, but does not keep from the history a run the site shows.
+type Historian interface {
+	Publisher
+	// ShowsHistory reports whether what the publisher publishes shows
+	// the run history.
+	ShowsHistory() bool
+}
+
 // DefaultMaxFileSize is Site.MaxFileSize when it is zero.
 const DefaultMaxFileSize int64 = 4 << 30
 
-// Site is the status site: it is generated into a fresh folder under
-// Sites and made live at Dir, a symlink swapped atomically. Keep sites
-// are kept (the live one included); older or unfinished ones are removed.
+// Site is the status site: it is generated into a folder of its own
+// under Sites and made live at Dir, a symlink swapped atomically. Keep
+// sites are kept (the live one included); of the older or unfinished
+// ones, the newest becomes the spare (Sites/.spare, the next site's
+// folder: spare.go) and the others are removed.
 //
 // Every file of a site is read-only (0444) and never a link to a
 // module's file: a file a build changes after the run does not change a
@@ -153,11 +170,11 @@ type Site struct {
 	// repositories); see Part.
 	Parts []Part
 	// Phase, when set, is told how long each phase of a Publish took, in
-	// order ("files": the logs and artifacts; "feeds": status.json, the
-	// feeds and badges; "history": the records, the kept runs' files, the
-	// module and run pages; "parts": packages.html and the Parts;
-	// "pages": the graph and index.html; "swap"; "prune"), for benchmarks
-	// and logs.
+	// order ("spare": the new site's folder, the spare taken; "files": the
+	// logs and artifacts; "feeds": status.json, the feeds and badges;
+	// "history": the records, the kept runs' files, the module and run
+	// pages; "parts": packages.html and the Parts; "pages": the graph and
+	// index.html; "swap"; "prune"), for benchmarks and logs.
 	Phase func(name string, took time.Duration)
 }
 
@@ -200,6 +217,9 @@ func baseURL(what, s string) (string, error) {
 
 // Name implements Publisher.
 func (s *Site) Name() string { return "site" }
+
+// ShowsHistory implements Historian: the site shows the run history.
+func (s *Site) ShowsHistory() bool { return true }
 
 // Publish implements Publisher.
 func (s *Site) Publish(ctx context.Context, in Input) error {
@@ -271,7 +291,8 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 			lapStart = now
 		}
 	}
-	dir, err := os.MkdirTemp(sites, fmt.Sprintf("run-%06d-", in.Run.Counter))
+	// The new site's folder: the spare's (spare.go), else an empty one.
+	dir, sp, err := newSiteDir(sites, in.Run.Counter)
 	if err != nil {
 		return err
 	}
@@ -280,9 +301,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
+	lap("spare")
 	dirfd, err := unix.Open(dir, dirFlags, 0)
 	if err != nil {
 		return err
@@ -292,7 +311,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	defer prev.close()
 	run := *in.Run
 	run.Modules = append([]report.Module(nil), in.Run.Modules...)
-	fds := &folders{site: dirfd, logRoot: s.LogRoot}
+	fds := &folders{site: dirfd, logRoot: s.LogRoot, reused: sp != nil}
 	defer fds.close()
 	for i := range run.Modules {
 		if err := ctx.Err(); err != nil {
@@ -320,6 +339,12 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 			return fmt.Errorf("artifacts of %s: %w", m.Name, err)
 		}
 	}
+	if sp != nil {
+		// What the spare held that the run does not publish goes.
+		if err := sweepFiles(dirfd, fds); err != nil {
+			return err
+		}
+	}
 	lap("files")
 	status, err := json.MarshalIndent(statusOf(&run), "", "  ")
 	if err != nil {
@@ -342,7 +367,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 	if err != nil {
 		return err
 	}
-	runPages, modPages, err := s.writeHistory(dir, &run, prev, cache, base, sums)
+	runPages, modPages, err := s.writeHistory(dir, &run, prev, cache, base, sums, tpl, sp)
 	if err != nil {
 		return err
 	}
@@ -350,7 +375,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return err
 	}
 	lap("history")
-	if err := writePackages(dir, &run, links{base: base}); err != nil {
+	if err := writePackages(dir, &run, links{base: base}, tpl); err != nil {
 		return err
 	}
 	s.writeParts(ctx, dir, prev.dir, &run)
@@ -435,8 +460,15 @@ func (s *Site) publishLog(fds *folders, m *report.Module, log string) error {
 		return err
 	}
 	name := m.Name + ".log"
+	if fds.reused {
+		// The spare's log of the module: linked (or copied) again.
+		if err := removeAt(logs, name); err != nil {
+			return err
+		}
+	}
 	if LinkLog(src, logs, name, false) == nil {
 		m.Log = "logs/" + name
+		fds.put(&fds.logNames, name)
 		return nil
 	}
 	c, err := copyNew(logs, name, src, max)
@@ -448,6 +480,7 @@ func (s *Site) publishLog(fds *folders, m *report.Module, log string) error {
 		return unavailable(inputErr("log larger than %d bytes", max))
 	}
 	m.Log = "logs/" + name
+	fds.put(&fds.logNames, name)
 	return nil
 }
 
@@ -460,6 +493,11 @@ type folders struct {
 	logRoot        string
 	root           int // 0: not opened yet
 	rootErr        error
+	// reused: the site's folder is the spare's (spare.go), whose
+	// packages/ and logs/ may hold entries already. modules and logNames
+	// are what this Publish put in them.
+	reused            bool
+	modules, logNames map[string]bool
 }
 
 // sub is the new site's folder name, made (and kept in *fd) on first use.
@@ -467,12 +505,20 @@ func (f *folders) sub(fd *int, name string) (int, error) {
 	if *fd > 0 {
 		return *fd, nil
 	}
-	d, err := mkdirs(f.site, []string{name})
+	d, _, err := openOrMake(f.site, name, f.reused)
 	if err != nil {
 		return -1, err
 	}
 	*fd = d
 	return d, nil
+}
+
+// put records that this Publish put name in the folder of set.
+func (f *folders) put(set *map[string]bool, name string) {
+	if *set == nil {
+		*set = map[string]bool{}
+	}
+	(*set)[name] = true
 }
 
 // logRootFd is the log folder, opened on first use (openRoot).
@@ -554,7 +600,7 @@ func (s *Site) publishArtifacts(ctx context.Context, dir string, fds *folders, m
 	if err != nil {
 		return err
 	}
-	modfd, err := mkdirs(pkgs, []string{m.Name})
+	modfd, made, err := openOrMake(pkgs, m.Name, fds.reused)
 	if err != nil {
 		return err
 	}
@@ -565,23 +611,41 @@ func (s *Site) publishArtifacts(ctx context.Context, dir string, fds *folders, m
 			os.RemoveAll(filepath.Join(dir, "packages", m.Name))
 		}
 	}()
+	// The spare's folder of the module (spare.go) keeps only what the
+	// run lists, each file replaced unless it is the one linked there.
+	var listed map[string]bool
+	if !made {
+		if err := sweepListed(modfd, paths, !ownSums(m.Artifacts)); err != nil {
+			return err
+		}
+		listed = map[string]bool{}
+	}
 	for i, a := range m.Artifacts {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		if prev.link(m.Name, modfd, paths[i], a) {
+		if listed != nil {
+			if listed[a.Path] {
+				return unpublish(a, inputErr("listed twice"))
+			}
+			listed[a.Path] = true
+		}
+		if prev.link(m.Name, modfd, paths[i], a, !made) {
 			continue
 		}
-		if err := copyArtifact(rootfd, modfd, paths[i], a); err != nil {
+		if err := copyArtifact(rootfd, modfd, paths[i], a, !made); err != nil {
 			return unpublish(a, err)
 		}
 	}
+	fds.put(&fds.modules, m.Name)
 	return nil
 }
 
 // copyArtifact copies one artifact from the package folder rootfd to the
-// module's folder of the site, checking it is what collect listed.
-func copyArtifact(rootfd, modfd int, parts []string, a report.Artifact) error {
+// module's folder of the site, checking it is what collect listed. With
+// replace (a folder of the spare), a file already at its place goes
+// first.
+func copyArtifact(rootfd, modfd int, parts []string, a report.Artifact, replace bool) error {
 	src, st, err := openBeneath(rootfd, parts)
 	if err != nil {
 		return err
@@ -601,6 +665,9 @@ func copyArtifact(rootfd, modfd int, parts []string, a report.Artifact) error {
 		defer unix.Close(dirfd)
 	}
 	name := parts[len(parts)-1]
+	if replace {
+		unlinkFile(dirfd, name)
+	}
 	c, err := copyNew(dirfd, name, src, a.Size)
 	if err != nil {
 		return err
@@ -612,38 +679,52 @@ func copyArtifact(rootfd, modfd int, parts []string, a report.Artifact) error {
 	return nil
 }
 
-// prune removes unfinished sites (left by killed runs: they have no
-// index.html, which is written last) and keeps, beside the live one, the
-// keep-1 newest finished ones.
+// prune keeps, beside the live site, the keep-1 newest finished ones;
+// the others and the unfinished ones (left by killed runs: they have no
+// index.html, which is written last) go: the newest of them becomes the
+// spare, for the next site to reuse (spare.go), unless there is one, and
+// the rest is removed.
 func prune(sites, live string, keep int) error {
 	ents, err := os.ReadDir(sites)
 	if err != nil {
 		return err
 	}
-	var names []string
+	var names, unfinished []string
 	for _, e := range ents {
 		p := filepath.Join(sites, e.Name())
-		if !e.IsDir() || p == live {
+		if !e.IsDir() || p == live || e.Name() == spareName {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(p, "index.html")); err != nil {
-			os.RemoveAll(p)
+			unfinished = append(unfinished, p)
 			continue
 		}
 		names = append(names, e.Name())
 	}
 	// Names sort by run counter (zero-padded).
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	var gone []string
 	for i, n := range names {
 		if i >= keep-1 {
-			os.RemoveAll(filepath.Join(sites, n))
+			gone = append(gone, filepath.Join(sites, n))
+		}
+	}
+	for _, p := range append(gone, unfinished...) {
+		if !makeSpare(sites, p) {
+			os.RemoveAll(p)
 		}
 	}
 	return nil
 }
 
+// writeFile writes b into a new file p of the new site. It never writes
+// into a file that is there (in a folder of the spare, spare.go: a link
+// to a file of kept sites): it removes it and makes a new one.
 func writeFile(p string, b []byte) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, fs.ErrExist) && os.Remove(p) == nil {
+		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	}
 	if err != nil {
 		return err
 	}
@@ -732,8 +813,10 @@ func (p *prevSite) close() {
 // in its report. That copy is the site's own (made and checked by an
 // earlier Publish, read-only, owned by the engine, in a folder no step
 // can write), never a module's file. It reports whether it linked; when
-// not, the artifact is copied as any other.
-func (p *prevSite) link(module string, modfd int, parts []string, a report.Artifact) bool {
+// not, the artifact is copied as any other. With replace (a folder of
+// the spare), a file already there stays if it is that very copy, and is
+// replaced otherwise.
+func (p *prevSite) link(module string, modfd int, parts []string, a report.Artifact, replace bool) bool {
 	if p.fd < 0 {
 		return false
 	}
@@ -756,5 +839,13 @@ func (p *prevSite) link(module string, modfd int, parts []string, a report.Artif
 		defer unix.Close(fd)
 		dirfd = fd
 	}
-	return unix.Linkat(p.fd, rel, dirfd, parts[len(parts)-1], 0) == nil
+	name := parts[len(parts)-1]
+	if replace {
+		var cur unix.Stat_t
+		if unix.Fstatat(dirfd, name, &cur, unix.AT_SYMLINK_NOFOLLOW) == nil && cur.Dev == st.Dev && cur.Ino == st.Ino {
+			return true
+		}
+		unlinkFile(dirfd, name)
+	}
+	return unix.Linkat(p.fd, rel, dirfd, name, 0) == nil
 }

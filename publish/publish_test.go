@@ -206,7 +206,9 @@ func siteNames(t *testing.T, sites string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != ".spare" { // not a site: the next one's folder (spare_test.go)
+			names = append(names, e.Name())
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -52,8 +52,11 @@ import (
 // live site's page is linked. The module feeds, the badges and the
 // SHA256SUMS files are keyed in pages.json the same way (feeds.go,
 // sums.go). So a run that changes a few modules makes a few files; the
-// rest of the new site is links, and the cost that grows with the site is
-// one link (and its check) per file and one folder per folder.
+// rest of the new site is links. Made in the spare (spare.go), most of
+// those links are already there, each checked where it is: the cost that
+// grows with the site is then a stat or two per file and a listing per
+// folder, not a link per file and a folder made (and one removed) per
+// folder.
 
 // MaxRunRecords is how many runs' records (and pages) a site keeps: the
 // newest MaxRunRecords, and beside them the older runs whose builds they
@@ -82,6 +85,8 @@ type historyState struct {
 	index     *runIndex       // the new site's runs/index.json
 	prevIndex *runIndex       // the live site's, nil when it has none
 	noPage    map[int][]string
+	tpl       *Templates // the page templates (templates.go)
+	spare     *spare     // what the new site's folder holds to reuse; nil: it was made empty
 }
 
 // runIndexFile is the index of the run records, in runs/.
@@ -182,13 +187,25 @@ func recordName(counter int) string { return strconv.Itoa(counter) + ".json" }
 
 // linkFile makes dst a hard link to src when src is the site's own file:
 // a regular read-only file of the engine's uid, reached without a
-// symlink at its last element. It reports whether it linked.
+// symlink at its last element. It reports whether it linked. A file
+// already at dst (in a folder of the spare, spare.go) stays if it is src
+// itself and is replaced otherwise.
 func linkFile(src, dst string) bool {
 	var st unix.Stat_t
 	if unix.Lstat(src, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o222 != 0 || int(st.Uid) != euid {
 		return false
 	}
-	return os.Link(src, dst) == nil
+	err := os.Link(src, dst)
+	if errors.Is(err, fs.ErrExist) {
+		var cur unix.Stat_t
+		if unix.Lstat(dst, &cur) == nil && cur.Dev == st.Dev && cur.Ino == st.Ino {
+			return true
+		}
+		if os.Remove(dst) == nil {
+			err = os.Link(src, dst)
+		}
+	}
+	return err == nil
 }
 
 // mkdirAll makes folder p (and its parents) in the new site, 0755.
@@ -199,93 +216,120 @@ func mkdirAll(p string) error {
 	return os.Chmod(p, 0o755)
 }
 
-// linkTree links every file of the live site's folder src into dst (made
-// as needed), folders as folders. Anything but a folder or the site's own
-// file fails it: the caller then drops dst. It walks both trees by
-// descriptor (openat, never following a symlink), so a folder costs a
-// mkdirat and its reading, a file an fstatat and a linkat.
-func linkTree(src, dst string) error {
+// linkTree makes the new site's folder dst (made as needed) hold hard
+// links to every file of the live site's folder src, folders as folders;
+// with only, just those entries of src's top. Anything but a folder or
+// the site's own file fails it: the caller then drops dst. It walks both
+// trees by descriptor (openat, never following a symlink), so a folder
+// costs a mkdirat and its reading, a file an fstatat and a linkat. A dst
+// that holds entries already (a folder of the spare, spare.go) is
+// reconciled instead: an entry that is already the file it must link
+// stays (an fstatat), a folder of the engine's stays and is reconciled in
+// turn, and every other entry is replaced or removed.
+func linkTree(src, dst string, only ...string) error {
 	sfd, err := unix.Open(src, dirFlags, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	defer unix.Close(sfd)
-	if err := mkdirAll(dst); err != nil {
+	if err := mkdirAll(filepath.Dir(dst)); err != nil {
 		return err
 	}
-	dfd, err := unix.Open(dst, dirFlags, 0)
+	parent, err := unix.Open(filepath.Dir(dst), dirFlags, 0)
+	if err != nil {
+		return err
+	}
+	dfd, made, err := openOrMake(parent, filepath.Base(dst), false)
+	unix.Close(parent)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dfd)
-	return linkTreeAt(sfd, dfd, src)
+	var sel map[string]bool
+	if only != nil {
+		sel = map[string]bool{}
+		for _, n := range only {
+			sel[n] = true
+		}
+	}
+	return linkTreeAt(sfd, dfd, made, src, sel)
 }
 
-// linkTreeAt links the folder sfd's entries into the new site's folder
-// dfd; where names sfd in errors.
-func linkTreeAt(sfd, dfd int, where string) error {
+// linkTreeAt links the folder sfd's entries (those of only, unless it is
+// nil) into the new site's folder dfd, empty when made; where names sfd
+// in errors.
+func linkTreeAt(sfd, dfd int, made bool, where string, only map[string]bool) error {
 	names, types, err := readDirAt(sfd)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	var stale map[string]bool // what dfd held before
+	if !made {
+		have, _, err := readDirAt(dfd)
+		if err != nil {
+			return err
+		}
+		stale = make(map[string]bool, len(have))
+		for _, n := range have {
+			stale[n] = true
+		}
+	}
 	for i, name := range names {
+		if only != nil && !only[name] {
+			continue
+		}
 		p := where + "/" + name
+		had := stale[name]
+		delete(stale, name)
 		switch {
 		case types[i].IsDir():
 			cs, err := unix.Openat(sfd, name, dirFlags, 0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			cd, err := mkdirs(dfd, []string{name})
+			cd, cmade, err := openOrMake(dfd, name, had)
 			if err != nil {
 				unix.Close(cs)
 				return err
 			}
-			err = linkTreeAt(cs, cd, p)
+			err = linkTreeAt(cs, cd, cmade, p, nil)
 			unix.Close(cs)
 			unix.Close(cd)
 			if err != nil {
 				return err
 			}
 		case types[i].IsRegular():
-			if !linkFileAt(sfd, name, dfd, name) {
+			if !linkFileAt(sfd, name, dfd, name, had) {
 				return fmt.Errorf("%s cannot be linked", p)
 			}
 		default:
 			return fmt.Errorf("%s is not a file or a folder", p)
 		}
 	}
+	for n := range stale {
+		if err := removeAt(dfd, n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// readDirAt lists the folder fd (which stays open), with each entry's
-// type (looked up without following a symlink where the file system does
-// not give it).
-func readDirAt(fd int) (names []string, types []fs.FileMode, err error) {
-	dup, err := unix.Dup(fd)
-	if err != nil {
-		return nil, nil, err
-	}
-	unix.CloseOnExec(dup)
-	f := os.NewFile(uintptr(dup), "")
-	defer f.Close()
-	ents, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, e := range ents {
-		names = append(names, e.Name())
-		types = append(types, e.Type())
-	}
-	return names, types, nil
-}
-
-// linkFileAt is linkFile relative to folder descriptors.
-func linkFileAt(sfd int, src string, dfd int, dst string) bool {
+// linkFileAt is linkFile relative to folder descriptors; had says dst
+// may exist (otherwise it is not looked at).
+func linkFileAt(sfd int, src string, dfd int, dst string, had bool) bool {
 	var st unix.Stat_t
 	if unix.Fstatat(sfd, src, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
 		st.Mode&0o222 != 0 || int(st.Uid) != euid {
 		return false
+	}
+	if had {
+		var cur unix.Stat_t
+		if unix.Fstatat(dfd, dst, &cur, unix.AT_SYMLINK_NOFOLLOW) == nil && cur.Dev == st.Dev && cur.Ino == st.Ino {
+			return true
+		}
+		if removeAt(dfd, dst) != nil {
+			return false
+		}
 	}
 	return unix.Linkat(sfd, src, dfd, dst, 0) == nil
 }
@@ -301,13 +345,13 @@ func exists(p string) bool {
 // page into the new site dir; sums names the modules with a SHA256SUMS
 // file. It returns which runs have a page and which modules have one,
 // for index.html.
-func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *pageCache, base string, sums map[string]bool) (runPages map[int]bool, modPages map[string]bool, err error) {
+func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *pageCache, base string, sums map[string]bool, tpl *Templates, sp *spare) (runPages map[int]bool, modPages map[string]bool, err error) {
 	h := &historyState{dir: dir, prev: prev, keep: s.Keep, counter: run.Counter, kept: map[int]bool{}, run: run,
-		base: base, commitURL: s.CommitURL, title: s.Title, modPages: map[string]bool{}}
+		base: base, commitURL: s.CommitURL, title: s.Title, modPages: map[string]bool{}, tpl: tpl, spare: sp}
 	if h.title == "" {
 		h.title = DefaultTitle
 	}
-	h.settings = strings.Join([]string{pageVersion, h.title, base, s.CommitURL, strconv.Itoa(s.Keep)}, "\x00")
+	h.settings = strings.Join([]string{pageVersion, h.title, base, s.CommitURL, strconv.Itoa(s.Keep), tpl.key}, "\x00")
 	h.cache = cache
 	h.index, h.prevIndex, h.noPage = newRunIndex(), loadRunIndex(prev.dir), map[int][]string{}
 	if err := mkdirAll(filepath.Join(dir, "runs")); err != nil {
@@ -319,7 +363,9 @@ func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *
 	if err := h.linkRecords(); err != nil {
 		return nil, nil, err
 	}
-	h.heavy()
+	if err := h.heavy(); err != nil {
+		return nil, nil, err
+	}
 	for _, m := range run.Modules {
 		if len(m.Name)+len(".json") <= maxName {
 			h.modPages[m.Name] = true
@@ -348,6 +394,9 @@ func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *
 	if err := writeFile(filepath.Join(dir, "runs", runIndexFile), append(b, '\n')); err != nil {
 		return nil, nil, err
 	}
+	if err := h.sweepPages(); err != nil {
+		return nil, nil, err
+	}
 	return runPages, h.modPages, nil
 }
 
@@ -357,7 +406,12 @@ func (s *Site) writeHistory(dir string, run *report.Run, prev *prevSite, cache *
 // not older than this one (a build root started afresh) is dropped.
 func (h *historyState) linkRecords() error {
 	runs := filepath.Join(h.dir, "runs")
-	if err := os.Link(filepath.Join(h.dir, "status.json"), filepath.Join(runs, recordName(h.counter))); err != nil {
+	rec := filepath.Join(runs, recordName(h.counter))
+	err := os.Link(filepath.Join(h.dir, "status.json"), rec)
+	if errors.Is(err, fs.ErrExist) && os.Remove(rec) == nil { // a spare's (spare.go)
+		err = os.Link(filepath.Join(h.dir, "status.json"), rec)
+	}
+	if err != nil {
 		return err
 	}
 	h.records = []int{h.counter}
@@ -419,30 +473,28 @@ func (h *historyState) linkRecords() error {
 // heavy links the live site's artifacts and logs of the runs within Keep
 // of this one into runs/<counter>/: the live site's own run from its
 // packages/ and logs/, older ones from its runs/<counter>/. A run whose
-// files cannot all be linked has none (its page says they expired).
-func (h *historyState) heavy() {
-	if h.prev.dir == "" {
-		return
-	}
+// files cannot all be linked has none (its page says they expired). The
+// spare's runs/<counter>/ folders are reconciled into those (or
+// removed), not made anew (spare.go).
+func (h *historyState) heavy() error {
+	runs := filepath.Join(h.dir, "runs")
+	var todo []int
 	for _, c := range h.records[1:] {
-		if h.counter-c >= h.keep {
+		if h.counter-c >= h.keep || h.prev.dir == "" {
 			break
 		}
-		dst := filepath.Join(h.dir, "runs", strconv.Itoa(c))
+		if c == h.prev.counter || exists(filepath.Join(h.prev.dir, "runs", strconv.Itoa(c))) {
+			todo = append(todo, c)
+		}
+	}
+	h.spare.assign(runs, todo)
+	for _, c := range todo {
+		dst := filepath.Join(runs, strconv.Itoa(c))
 		var err error
 		if c == h.prev.counter {
-			for _, sub := range []string{"packages", "logs"} {
-				if err == nil && exists(filepath.Join(h.prev.dir, sub)) {
-					err = linkTree(filepath.Join(h.prev.dir, sub), filepath.Join(dst, sub))
-				}
-			}
-			if err == nil {
-				err = mkdirAll(dst)
-			}
-		} else if exists(filepath.Join(h.prev.dir, "runs", strconv.Itoa(c))) {
-			err = linkTree(filepath.Join(h.prev.dir, "runs", strconv.Itoa(c)), dst)
+			err = linkTree(h.prev.dir, dst, "packages", "logs")
 		} else {
-			continue
+			err = linkTree(filepath.Join(h.prev.dir, "runs", strconv.Itoa(c)), dst)
 		}
 		if err != nil {
 			os.RemoveAll(dst)
@@ -450,6 +502,7 @@ func (h *historyState) heavy() {
 		}
 		h.kept[c] = true
 	}
+	return h.spare.removeUnused(runs)
 }
 
 // readRecord reads run counter's record in the new site, with each
@@ -547,14 +600,15 @@ func pageKey(settings string, data any) (string, error) {
 // site's page of the same key, else what render writes.
 func (c *pageCache) put(rel, key string, render func(w io.Writer) error) error {
 	c.next[rel] = key
-	if c.prev[rel] == key && linkFile(filepath.Join(c.prevDir, rel), filepath.Join(c.dir, rel)) {
+	dst := filepath.Join(c.dir, rel)
+	if c.prev[rel] == key && linkFile(filepath.Join(c.prevDir, rel), dst) {
 		return nil
 	}
 	var b bytes.Buffer
 	if err := render(&b); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(c.dir, rel), b.Bytes())
+	return writeFile(dst, b.Bytes())
 }
 
 func (c *pageCache) save() error {
@@ -724,7 +778,7 @@ func (h *historyState) runPage(run *report.Run, c int) error {
 				return err
 			}
 		}
-		return runTemplate.Execute(w, h.runPageData(r, files))
+		return h.tpl.execute(w, "run.html", h.runPageData(r, files))
 	})
 }
 
