@@ -208,16 +208,22 @@ func (r *runner) run(ctx context.Context) (*report.Run, error) {
 		// An interrupted run publishes nothing: the previous site stays.
 		return r.rep, context.Cause(ctx)
 	}
-	// The history the site shows includes this run; it is recorded only
-	// once every publisher published it.
+	// The history the site shows includes this run; it is recorded once
+	// the site published it, whatever the other publishers said (a
+	// mirror or a mail server that is down fails the run, but the next
+	// site still lists it).
 	r.rep.History = state.WithRun(r.history, r.rep.Summarize())
-	if err := r.publish(ctx); err != nil {
+	shown, err := r.publish(ctx)
+	if !shown {
 		return r.rep, err
 	}
-	if err := state.SaveHistory(r.layout.StateDir(), r.rep.History); err != nil {
-		return r.rep, fmt.Errorf("history: %w", err)
+	if herr := state.SaveHistory(r.layout.StateDir(), r.rep.History); herr != nil {
+		return r.rep, errors.Join(err, fmt.Errorf("history: %w", herr))
 	}
 	r.pruneLogs()
+	if err != nil {
+		return r.rep, err
+	}
 	return r.rep, r.outcome()
 }
 
@@ -317,8 +323,10 @@ func (r *runner) recordSkipped(outcomes []schedule.Outcome) {
 }
 
 // publish runs every publisher; each fails alone, and the run's error
-// names each that failed.
-func (r *runner) publish(ctx context.Context) error {
+// names each that failed. shown reports whether every publisher that
+// shows the run history (publish.Historian: the site) published the run,
+// which then belongs in the history.
+func (r *runner) publish(ctx context.Context) (shown bool, err error) {
 	in := publish.Input{Run: r.rep, Files: map[string]publish.ModuleFiles{}}
 	for _, m := range r.rep.Modules {
 		f := publish.ModuleFiles{Log: m.Log}
@@ -328,13 +336,17 @@ func (r *runner) publish(ctx context.Context) error {
 		in.Files[m.Name] = f
 	}
 	var errs []error
+	shown = true
 	for _, p := range r.deps.Publishers {
 		if err := p.Publish(ctx, in); err != nil {
 			r.deps.Log.Error("publish failed", "publisher", p.Name(), "err", err)
 			errs = append(errs, &PublishError{Publisher: p.Name(), Err: err})
+			if h, ok := p.(publish.Historian); ok && h.ShowsHistory() {
+				shown = false
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return shown, errors.Join(errs...)
 }
 
 // outcome is the run's error once everything is published: a step that

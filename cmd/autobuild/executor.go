@@ -47,4 +47,3 @@ func newExecutor(ctx context.Context, cfg *config.Config, runner *sandbox.Exec, 
 	}
 	return s, local, nil
 }
-
