@@ -23,7 +23,7 @@ var packagesPage = template.Must(template.New("packages").Funcs(funcs).Parse(`<!
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>autobuild run {{.Run.Counter}}: packages</title>
+<title>{{.Title}} run {{.Run.Counter}}: packages</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .8em;border-bottom:1px solid #8884;text-align:left;vertical-align:top}
@@ -31,7 +31,7 @@ code{font-size:.85em;word-break:break-all}small{opacity:.75}.warn{color:#cf222e}
 </style>
 </head>
 <body>
-<h1>autobuild run {{.Run.Counter}}: packages</h1>
+<h1>{{.Title}} run {{.Run.Counter}}: packages</h1>
 <p><a href="index.html">Back to the run</a>. {{len .Packages}} package{{if ne (len .Packages) 1}}s{{end}}, as each file says of itself: a .deb's control file, an RPM's header; a tarball's or zip file's name and version come from its file name (<code>name-version.tar.gz</code>). Machine-readable: the artifacts' <code>package</code> in <a href="status.json">status.json</a>.</p>
 {{if .Packages}}<div class="scroll"><table class="packages">
 <thead><tr><th>Module</th><th>Name</th><th>Version</th><th>Arch</th><th>Kind</th><th>Entries</th><th>File</th></tr></thead>
@@ -70,7 +70,7 @@ type packageRow struct {
 	SHA256  string
 }
 
-func renderPackages(w io.Writer, run *report.Run, l links, tpl *Templates) error {
+func renderPackages(w io.Writer, run *report.Run, l links, title string, tpl *Templates) error {
 	var pkgs, not []packageRow
 	for _, m := range run.Modules {
 		for _, a := range m.Artifacts {
@@ -84,15 +84,15 @@ func renderPackages(w io.Writer, run *report.Run, l links, tpl *Templates) error
 			}
 		}
 	}
-	return tpl.execute(w, "packages.html", PackagesPage{Run: run, Packages: pkgs, Not: not, Theme: themeCSS})
+	return tpl.execute(w, "packages.html", PackagesPage{Title: title, Run: run, Packages: pkgs, Not: not, Theme: themeCSS})
 }
 
 // writePackages writes packages.html into the site folder dir, from the
 // run as published (a module whose artifacts were not published lists
 // none).
-func writePackages(dir string, run *report.Run, l links, tpl *Templates) error {
+func writePackages(dir string, run *report.Run, l links, title string, tpl *Templates) error {
 	var page bytes.Buffer
-	if err := renderPackages(&page, run, l, tpl); err != nil {
+	if err := renderPackages(&page, run, l, title, tpl); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "packages.html"), page.Bytes())

@@ -375,7 +375,7 @@ func (s *Site) write(ctx context.Context, in Input) (err error) {
 		return err
 	}
 	lap("history")
-	if err := writePackages(dir, &run, links{base: base}, tpl); err != nil {
+	if err := writePackages(dir, &run, links{base: base}, fs.title, tpl); err != nil {
 		return err
 	}
 	s.writeParts(ctx, dir, prev.dir, &run)

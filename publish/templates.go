@@ -86,6 +86,8 @@ type IndexPage struct {
 
 // PackagesPage is the data packages.html's template gets.
 type PackagesPage struct {
+	// Title is the site's title (publish.title, DefaultTitle when unset).
+	Title string
 	// Run is the run as published.
 	Run *report.Run
 	// Packages are the run's packages, module by module in the run's
@@ -214,7 +216,7 @@ func samplePage() IndexPage {
 func samplePackages() PackagesPage {
 	run := sampleRunReport()
 	a := run.Modules[0].Artifacts[0]
-	return PackagesPage{Run: run, Theme: themeCSS, Packages: []packageRow{
+	return PackagesPage{Title: DefaultTitle, Run: run, Theme: themeCSS, Packages: []packageRow{
 		{Module: "a", Package: a.Package, URL: "packages/a/" + a.Path, Name: a.Path, Size: a.Size},
 	}}
 }

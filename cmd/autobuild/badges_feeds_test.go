@@ -69,6 +69,13 @@ modules:
 		}
 		return string(b)
 	}
+	// Every built-in page carries the title.
+	for _, page := range []string{"index.html", "packages.html", "modules/lib.html", "runs/3.html"} {
+		b, err := os.ReadFile(filepath.Join(f.root, "public_html", page))
+		if err != nil || !strings.Contains(string(b), "<title>Nightly") {
+			t.Errorf("%s does not carry the site's title (%v)", page, err)
+		}
+	}
 	if b := badge("all"); !strings.Contains(b, ">Nightly<") || !strings.Contains(b, ">passing<") {
 		t.Errorf("badges/all.svg after three good runs:\n%s", b)
 	}
