@@ -9,7 +9,6 @@ var reasons = []struct{ pattern, why string }{
 	// Test-AutoBuild 1.2's auto-build.conf
 	{"engine", "autobuild's run is one fixed pipeline (checkout, build, archive, publish), with no engine file"},
 	{"templateDir", "autobuild's page templates (publish.templates) are Go html/template files, not Template Toolkit ones: write them anew"},
-	{"label", "autobuild's status site has no title"},
 	{"adminEmail", whyPeople}, {"adminName", whyPeople}, {"groupEmail", whyPeople}, {"groupName", whyPeople},
 	{"admin-email", whyPeople}, {"admin-name", whyPeople}, {"group-email", whyPeople}, {"group-name", whyPeople},
 	{"rsyncURI", "autobuild publishes into a local folder (publish.dir): copy it elsewhere yourself"},

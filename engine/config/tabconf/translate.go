@@ -10,6 +10,7 @@ import (
 
 	"github.com/autobuild/autobuild/engine/config"
 	"github.com/autobuild/autobuild/engine/graph"
+	"github.com/autobuild/autobuild/publish"
 	"github.com/autobuild/autobuild/scm"
 )
 
@@ -71,6 +72,7 @@ type translation struct {
 
 	buildRoot     string
 	publishURL    string
+	publishTitle  string
 	noArchive     bool
 	globalEnv     []kv
 	counter       string // counter:, as Test-AutoBuild's counter
@@ -275,6 +277,18 @@ func (t *translation) topLevel() error {
 		}
 	} else if prefix != nil {
 		t.note(prefix, "httpPrefix", "the site's address (publish.url) needs the host name too, and hostname is not set (Test-AutoBuild used the machine's): set publish.url yourself")
+	}
+	// The site's title: Test-AutoBuild's label named its status pages.
+	if n := r.Get("label"); n != nil {
+		l, err := t.text(n, "label")
+		if err != nil {
+			return err
+		}
+		if err := publish.CheckTitle(l); err != nil {
+			t.note(n, "label", fmt.Sprintf("%v: not a title autobuild takes as publish.title", err))
+		} else {
+			t.publishTitle = l
+		}
 	}
 	// The cache: Test-AutoBuild 1.2's features/cache (enableCache in
 	// 1.2.0, build/cache in 1.0). Off, every module is built every run:

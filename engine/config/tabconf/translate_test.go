@@ -156,8 +156,8 @@ func TestImportFarm12(t *testing.T) {
 	if want := []string{"docs", "oldlib"}; !slices.Equal(cfg.Disabled, want) || !slices.Equal(r.Disabled, want) {
 		t.Errorf("disabled %v (result %v), want %v", cfg.Disabled, r.Disabled, want)
 	}
-	if cfg.BuildRoot != "/var/lib/builder" || cfg.Publish.URL != "http://builds.example.org/~builder/" || !cfg.Archive.Disabled {
-		t.Errorf("build_root %q, publish.url %q, archive disabled %v", cfg.BuildRoot, cfg.Publish.URL, cfg.Archive.Disabled)
+	if cfg.BuildRoot != "/var/lib/builder" || cfg.Publish.URL != "http://builds.example.org/~builder/" || !cfg.Archive.Disabled || cfg.Publish.Title != "Nightly Farm" {
+		t.Errorf("build_root %q, publish.url %q, archive disabled %v, publish.title %q", cfg.BuildRoot, cfg.Publish.URL, cfg.Archive.Disabled, cfg.Publish.Title)
 	}
 
 	if !slices.Equal(cfg.Env, []string{"USER=builder", "LANG=C"}) || cfg.Counter != config.CounterTimestamp || cfg.TimestampFormat != config.TimestampEpoch {
@@ -528,6 +528,10 @@ func TestImportRules(t *testing.T) {
 			[]check{field("publish.url", func(c *config.Config) any { return c.Publish.URL }, "http://build.example.org/")}},
 		{"a hostname that is no host", conf("hostname = build example", gitRepo, mod("a", "")),
 			[]check{noted("hostname", "not a URL"), field("publish.url", func(c *config.Config) any { return c.Publish.URL }, "")}},
+		{"label is the site's title", conf(`label = Café "Nightly" <b>builds</b>: 1`, gitRepo, mod("a", "")),
+			[]check{field("publish.title", func(c *config.Config) any { return c.Publish.Title }, `Café "Nightly" <b>builds</b>: 1`), notNoted("label")}},
+		{"a label no title can be", conf("label = "+strings.Repeat("x", 200), gitRepo, mod("a", "")),
+			[]check{noted("label", "not a title"), field("publish.title", func(c *config.Config) any { return c.Publish.Title }, "")}},
 		{"relative buildRoot", conf("buildRoot = builder", gitRepo, mod("a", "")),
 			[]check{noted("buildRoot", "not an absolute path")}},
 		{"cache on", conf("features = {\n cache = 1\n}", gitRepo, mod("a", "")),

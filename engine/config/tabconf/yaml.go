@@ -64,8 +64,14 @@ func (t *translation) result() *Result {
 		b.WriteString("# of its own while Test-AutoBuild still runs in this one.\n")
 		fmt.Fprintf(&b, "build_root: %s\n", yamlString(t.buildRoot))
 	}
-	if t.publishURL != "" {
-		fmt.Fprintf(&b, "publish:\n  url: %s\n", yamlString(t.publishURL))
+	if t.publishURL != "" || t.publishTitle != "" {
+		b.WriteString("publish:\n")
+		if t.publishURL != "" {
+			fmt.Fprintf(&b, "  url: %s\n", yamlString(t.publishURL))
+		}
+		if t.publishTitle != "" {
+			fmt.Fprintf(&b, "  title: %s\n", yamlString(t.publishTitle))
+		}
 	}
 	if t.noArchive {
 		b.WriteString("# Test-AutoBuild's cache was off: every module is built on every run.\n")
