@@ -161,25 +161,22 @@ func benchCluster(bin, dir string) {
 	onCluster(fast, "cluster-fast", "scheduling as slots free")
 }
 
-// idleBusy is how much CPU time per second this machine spends busy
+// idleRate is how much CPU time per second this machine spends busy
 // while nothing of the benchmark runs (kernel threads, other guests'
-// steal), measured once: machineBusy subtracts it.
-var idleBusy = func() float64 {
-	a, t := rawBusy(), time.Now()
-	time.Sleep(2 * time.Second)
-	return float64(rawBusy()-a) / float64(time.Since(t))
-}
-
+// steal), measured over 2 s at machineBusy's first call, from which
+// machineBusy counts.
 var (
 	idleRate  float64
 	busySince time.Time
 )
 
-// machineBusy is the CPU time this machine has spent busy since the
+// machineBusy is the CPU time this machine has spent busy since its
 // first call, all CPUs together, less what it spends busy when idle.
 func machineBusy() time.Duration {
 	if busySince.IsZero() {
-		idleRate = idleBusy()
+		a, t := rawBusy(), time.Now()
+		time.Sleep(2 * time.Second)
+		idleRate = float64(rawBusy()-a) / float64(time.Since(t))
 		busySince = time.Now()
 	}
 	return rawBusy() - time.Duration(idleRate*float64(time.Since(busySince)))

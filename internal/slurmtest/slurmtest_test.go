@@ -568,6 +568,27 @@ func TestOptionsRefused(t *testing.T) {
 	}
 }
 
+// startDemo starts democluster with a command that waits, and returns
+// once it has listed its nodes: its folder, its process and the rest of
+// its standard error.
+func startDemo(t *testing.T, bin string) (string, *exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "c")
+	cmd := exec.Command(bin, "-dir", dir, "--", "sleep", "1000")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "node n2 ") {
+	}
+	return dir, cmd, sc
+}
+
 // democluster runs a command with a cluster's environment, exits with its
 // code and leaves nothing running, also when it is sent SIGTERM.
 func TestDemoCluster(t *testing.T) {
@@ -604,19 +625,7 @@ func TestDemoCluster(t *testing.T) {
 	})
 
 	t.Run("SIGTERM", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "c")
-		cmd := exec.Command(bin, "-dir", dir, "--", "sleep", "1000")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() && !strings.Contains(sc.Text(), "node n2 ") {
-		}
+		dir, cmd, sc := startDemo(t, bin)
 		// The control: the cluster runs.
 		if len(leftovers(dir)) == 0 {
 			t.Fatal("no process of the cluster found while it runs")
@@ -636,19 +645,7 @@ func TestDemoCluster(t *testing.T) {
 	// Killed, it cannot stop the cluster: its daemons die with it, and
 	// only its network is left (removed here).
 	t.Run("SIGKILL", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "c")
-		cmd := exec.Command(bin, "-dir", dir, "--", "sleep", "1000")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() && !strings.Contains(sc.Text(), "node n2 ") {
-		}
+		dir, cmd, _ := startDemo(t, bin)
 		t.Cleanup(func() {
 			conf, _ := os.ReadFile(filepath.Join(dir, "etc", "slurm.conf"))
 			_, name, _ := strings.Cut(string(conf), "ClusterName=")

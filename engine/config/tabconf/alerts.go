@@ -92,11 +92,7 @@ func (t *translation) alerts12(on *Node, onSetting string) error {
 		}
 	}
 	opt := func(k string) (string, *Node, error) {
-		n := a.Get(k)
-		if n == nil {
-			return "", nil, nil
-		}
-		s, err := t.text(n, "alert/"+k)
+		s, n, err := t.optText(a, "alert", k)
 		return strings.TrimSpace(s), n, err
 	}
 	// Nothing is used before everything is known to carry over.
@@ -239,11 +235,7 @@ func (t *translation) alerts10(o *Node, set string) error {
 		}
 	}
 	opt := func(k string) (string, *Node, error) {
-		n := opts.Get(k)
-		if n == nil {
-			return "", nil, nil
-		}
-		s, err := t.text(n, set+"/options/"+k)
+		s, n, err := t.optText(opts, set+"/options", k)
 		return strings.TrimSpace(s), n, err
 	}
 	var vals [3]string

@@ -137,6 +137,17 @@ func (t *translation) text(n *Node, setting string) (string, error) {
 
 // shape checks n is a mapping or a list, with a hint when a one-line
 // bracket was written as text.
+// optText is the text of map n's key k (the setting set/k) and its
+// node: "" and nil when n or the key is absent.
+func (t *translation) optText(n *Node, set, k string) (string, *Node, error) {
+	o := n.Get(k)
+	if o == nil {
+		return "", nil, nil
+	}
+	s, err := t.text(o, set+"/"+k)
+	return s, o, err
+}
+
 func (t *translation) shape(n *Node, want Kind, setting string) error {
 	if n.Kind == want {
 		n.used = true
@@ -543,14 +554,7 @@ func (t *translation) repository(name string, n *Node) error {
 			return err
 		}
 	}
-	opt := func(k string) (string, *Node, error) {
-		o := opts.Get(k)
-		if o == nil {
-			return "", nil, nil
-		}
-		s, err := t.text(o, set+"/options/"+k)
-		return s, o, err
-	}
+	opt := func(k string) (string, *Node, error) { return t.optText(opts, set+"/options", k) }
 	var err error
 	switch r.kind {
 	case "git", "hg", "darcs", "brz":

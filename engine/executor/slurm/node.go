@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/google/renameio/v2"
 	"github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
@@ -358,13 +359,7 @@ func nodeHost(nodeRoot string) sandbox.Host {
 	if key != "" {
 		kept.Key, kept.Host = key, h
 		if b, err := json.Marshal(kept); err == nil {
-			if tmp, err := os.CreateTemp(nodeRoot, ".host-*"); err == nil {
-				_, werr := tmp.Write(b)
-				if cerr := tmp.Close(); werr == nil && cerr == nil {
-					_ = os.Rename(tmp.Name(), file)
-				}
-				os.Remove(tmp.Name())
-			}
+			_ = renameio.WriteFile(file, b, 0o600, renameio.WithTempDir(nodeRoot))
 		}
 	}
 	return h

@@ -282,7 +282,7 @@ func (e *Executor) cancel(ctx context.Context, sel string) error {
 		cmd = exec.CommandContext(ctx, e.tool("squeue"), q...)
 		cmd.Env = e.env()
 		out, err = cmd.Output()
-		if err == nil && len(liveJobs(out)) == 0 {
+		if err == nil && len(strings.Fields(string(out))) == 0 {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -294,9 +294,6 @@ func (e *Executor) cancel(ctx context.Context, sel string) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
-// liveJobs are the job ids squeue printed.
-func liveJobs(out []byte) []string { return strings.Fields(string(out)) }
 
 // Run implements executor.Executor: a build as one srun; any other step
 // here.
